@@ -1,0 +1,59 @@
+//! `mammorecall`: train, evaluate and apply networks that sort screening mammograms
+//! into negative, recalled-benign and malignant. This file only parses the command
+//! line and dispatches; each subcommand lives in `cmd/`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Sort screening mammograms into negative, recalled-benign and malignant.
+#[derive(Parser)]
+#[command(name = "mammorecall", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the data pipeline end to end (synthetic default when no data is given).
+    Prepare(cmd::prepare::Args),
+    /// Write the 8-bit presentation image of a DICOM/PNG/PGM file as PNG.
+    Convert(cmd::convert::Args),
+    /// Print the header facts of an image (no patient identifiers unless asked).
+    Info(cmd::info::Args),
+    /// Generate synthetic screening mammograms with labels.csv.
+    Synth(cmd::synth::Args),
+    /// Build a manifest (labels.csv schema) from a public dataset layout.
+    Ingest(cmd::ingest::Args),
+    /// Inspect a manifest.
+    #[command(subcommand)]
+    Dataset(cmd::dataset::Command),
+    /// Patient-level, label-stratified test/fold assignment.
+    Split(cmd::split::Args),
+    /// Build the preprocessed cache of a manifest.
+    Preprocess(cmd::preprocess::Args),
+    /// ROC/AUC statistics on a CSV of labels and scores.
+    #[command(subcommand)]
+    Stats(cmd::stats::Command),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Prepare(a) => cmd::prepare::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::Info(a) => cmd::info::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
+        Command::Ingest(a) => cmd::ingest::run(a),
+        Command::Dataset(c) => cmd::dataset::run(c),
+        Command::Split(a) => cmd::split::run(a),
+        Command::Preprocess(a) => cmd::preprocess::run(a),
+        Command::Stats(c) => cmd::stats::run(c),
+    };
+    if let Err(e) = result {
+        // One line, naming the file and the reason: scripts read stderr.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Evaluation statistics: ROC, AUC, DeLong, bootstrap, multi-class AUC, operating points.

@@ -1,0 +1,1 @@
+//! Synthetic screening mammograms: the embedded default dataset.
