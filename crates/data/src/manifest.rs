@@ -1,7 +1,7 @@
 //! The manifest: one row per image, in the `labels.csv` schema of `../shared/data`
 //! (`image, patient_id, laterality, view, label` + any extra columns, kept as they are).
 
-use crate::DataError;
+use crate::{DataError, Problem};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -93,6 +93,19 @@ impl Manifest {
     /// Reads a manifest CSV. Every row problem (missing field, unknown label) is
     /// collected and reported together as `file:line: problem` lines.
     pub fn read(path: &Path) -> Result<Manifest, DataError> {
+        let (manifest, problems) = Manifest::read_lenient(path)?;
+        if !problems.is_empty() {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(DataError::Invalid(lines.join("\n")));
+        }
+        Ok(manifest)
+    }
+
+    /// Reads a manifest CSV, keeping the rows that parse and returning a [`Problem`]
+    /// for each row that does not (empty `image` or `patient_id`, unknown label).
+    /// Rows with a problem are left out of the manifest. Errors only when the file
+    /// cannot be read or is not CSV with the required columns.
+    pub fn read_lenient(path: &Path) -> Result<(Manifest, Vec<Problem>), DataError> {
         let file = std::fs::File::open(path).map_err(|e| DataError::Io {
             path: path.to_path_buf(),
             source: e,
@@ -128,19 +141,34 @@ impl Manifest {
             let get = |i: usize| row.get(i).unwrap_or("").trim().to_string();
             let image = get(index[0]);
             let patient_id = get(index[1]);
+            let label_text = get(index[4]);
+            let problem = |reason: String| Problem {
+                file: path.to_path_buf(),
+                line,
+                image: image.clone(),
+                patient_id: patient_id.clone(),
+                label: label_text.clone(),
+                reason,
+            };
+            let mut bad = false;
             if image.is_empty() {
-                problems.push(format!("{}:{line}: empty 'image'", path.display()));
+                problems.push(problem("empty 'image'".into()));
+                bad = true;
             }
             if patient_id.is_empty() {
-                problems.push(format!("{}:{line}: empty 'patient_id'", path.display()));
+                problems.push(problem("empty 'patient_id'".into()));
+                bad = true;
             }
-            let label = match get(index[4]).parse::<Label>() {
+            let label = match label_text.parse::<Label>() {
                 Ok(l) => l,
                 Err(m) => {
-                    problems.push(format!("{}:{line}: {m}", path.display()));
+                    problems.push(problem(m));
                     continue;
                 }
             };
+            if bad {
+                continue;
+            }
             records.push(Record {
                 image,
                 patient_id,
@@ -151,19 +179,19 @@ impl Manifest {
                 line,
             });
         }
-        if !problems.is_empty() {
-            return Err(DataError::Invalid(problems.join("\n")));
-        }
         let root = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Ok(Manifest {
-            root,
-            extra_columns,
-            records,
-        })
+        Ok((
+            Manifest {
+                root,
+                extra_columns,
+                records,
+            },
+            problems,
+        ))
     }
 
     /// Writes the manifest as CSV, atomically.
