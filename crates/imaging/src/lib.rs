@@ -64,7 +64,9 @@ pub fn info_bytes(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
 /// Refuses sizes no mammogram has before any buffer is allocated for them.
 pub(crate) fn check_dimensions(width: usize, height: usize) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
-        return Err(ImageError::Invalid(format!("empty image ({width}x{height})")));
+        return Err(ImageError::Invalid(format!(
+            "empty image ({width}x{height})"
+        )));
     }
     if width > MAX_SIDE || height > MAX_SIDE || width.saturating_mul(height) > MAX_PIXELS {
         return Err(ImageError::TooLarge { width, height });

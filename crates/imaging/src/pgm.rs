@@ -25,13 +25,19 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ImageError> {
     // Exactly one whitespace byte separates maxval from binary data.
     match bytes.get(pos) {
         Some(c) if c.is_ascii_whitespace() => pos += 1,
-        Some(_) => return Err(ImageError::Invalid("PGM: no whitespace after maxval".into())),
+        Some(_) => {
+            return Err(ImageError::Invalid(
+                "PGM: no whitespace after maxval".into(),
+            ))
+        }
         None if ascii => {}
         None => return Err(ImageError::Truncated("PGM has no pixel data".into())),
     }
     let [width, height, maxval] = fields;
     if maxval == 0 || maxval > 65535 {
-        return Err(ImageError::Invalid(format!("PGM maxval {maxval} is outside 1..65535")));
+        return Err(ImageError::Invalid(format!(
+            "PGM maxval {maxval} is outside 1..65535"
+        )));
     }
     Ok(Header {
         ascii,
@@ -138,7 +144,9 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     };
     let maxval = h.maxval as u16;
     if let Some(&v) = data.iter().find(|&&v| v > maxval) {
-        return Err(ImageError::Invalid(format!("PGM sample {v} exceeds maxval {maxval}")));
+        return Err(ImageError::Invalid(format!(
+            "PGM sample {v} exceeds maxval {maxval}"
+        )));
     }
     let display = Gray8 {
         width: h.width,

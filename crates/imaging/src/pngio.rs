@@ -113,13 +113,21 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     })
 }
 
-fn encode(w: impl std::io::Write, width: usize, height: usize, depth: png::BitDepth, bytes: &[u8]) -> Result<(), std::io::Error> {
+fn encode(
+    w: impl std::io::Write,
+    width: usize,
+    height: usize,
+    depth: png::BitDepth,
+    bytes: &[u8],
+) -> Result<(), std::io::Error> {
     let mut enc = png::Encoder::new(w, width as u32, height as u32);
     enc.set_color(png::ColorType::Grayscale);
     enc.set_depth(depth);
     enc.set_compression(png::Compression::Fast);
     let mut writer = enc.write_header().map_err(std::io::Error::other)?;
-    writer.write_image_data(bytes).map_err(std::io::Error::other)?;
+    writer
+        .write_image_data(bytes)
+        .map_err(std::io::Error::other)?;
     writer.finish().map_err(std::io::Error::other)
 }
 
@@ -144,8 +152,14 @@ pub fn write_png16(path: &Path, img: &Gray16) -> Result<(), ImageError> {
 pub fn encode_png8(img: &Gray8) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail for a well-formed Gray8.
-    encode(&mut out, img.width, img.height, png::BitDepth::Eight, &img.data)
-        .expect("in-memory PNG encoding");
+    encode(
+        &mut out,
+        img.width,
+        img.height,
+        png::BitDepth::Eight,
+        &img.data,
+    )
+    .expect("in-memory PNG encoding");
     out
 }
 
