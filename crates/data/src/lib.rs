@@ -4,6 +4,7 @@
 //! Labels: `negative`, `benign` (the study's *recalled-benign*: recalled after screening
 //! and proven benign) and `malignant`.
 
+pub mod cache;
 mod error;
 pub mod ingest;
 pub mod manifest;

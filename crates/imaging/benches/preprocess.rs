@@ -1,0 +1,94 @@
+//! Decode + the study's preprocessing on the real files of `../shared/data`, per image,
+//! to compare with `shared/bench/preprocess_bench.py` (pydicom + OpenCV) on the same
+//! files. Run single-threaded: `RAYON_NUM_THREADS=1 cargo bench -p imaging`.
+//! Sources that are missing (or that this build cannot decode yet) are skipped with a
+//! line on stderr.
+use criterion::{criterion_group, criterion_main, Criterion};
+use imaging::preprocess::{preprocess_decoded, PreprocessConfig};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `../shared` as the tests find it: `MAMMORECALL_SHARED`, else the first ancestor of
+/// this crate whose parent holds `shared/data`.
+fn shared() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("MAMMORECALL_SHARED") {
+        return Some(PathBuf::from(p));
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("../shared"))
+        .find(|s| s.join("data").is_dir())
+}
+
+/// Files of `dir` ending in `ext`, sorted, at most `limit`.
+fn files(dir: &Path, ext: &str, limit: usize) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.truncate(limit);
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(shared) = shared() else {
+        eprintln!("skipped: ../shared/data not found");
+        return;
+    };
+    let data = shared.join("data");
+    // Same file sets as preprocess_bench.py.
+    let sets = [
+        (
+            "dicom_rle16",
+            files(&data.join("dicom-samples"), "dcm", usize::MAX),
+        ),
+        (
+            "png8_mias1024",
+            files(&data.join("mini-mias/images"), "png", 60),
+        ),
+        (
+            "png16_cbis",
+            files(&data.join("cbis-ddsm-sample/images"), "png", usize::MAX),
+        ),
+    ];
+    let cfg = PreprocessConfig::default();
+    let mut group = c.benchmark_group("decode_preprocess");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    for (name, paths) in &sets {
+        if paths.is_empty() {
+            eprintln!("skipped {name}: no files");
+            continue;
+        }
+        if let Err(e) = imaging::read_image(&paths[0]) {
+            eprintln!("skipped {name}: {e}");
+            continue;
+        }
+        // One iteration = one image, cycling through the set: the reported time is the
+        // time per image (file read + decode + preprocess to 227x227).
+        let mut i = 0usize;
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let p = &paths[i % paths.len()];
+                i += 1;
+                let d = imaging::read_image(p).expect("decodes");
+                black_box(preprocess_decoded(&d, &cfg).expect("preprocesses"))
+            })
+        });
+        // The preprocessing alone, on an image decoded once.
+        let decoded = imaging::read_image(&paths[0]).expect("decodes");
+        group.bench_function(format!("{name}_preprocess_only"), |b| {
+            b.iter(|| black_box(preprocess_decoded(&decoded, &cfg).expect("preprocesses")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
