@@ -75,6 +75,7 @@ where
         .configure_mesh()
         .x_desc("1 − specificity")
         .y_desc("Sensitivity")
+        .light_line_style(RGBColor(240, 240, 240))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 18))
         .draw()
