@@ -1,10 +1,100 @@
-//! `mammorecall synth` (being written).
+//! `mammorecall synth`: write a synthetic screening dataset (the embedded default).
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+use synth::{Site, SynthConfig};
+
+const AFTER_HELP: &str = "\
+Writes DIR/images/<patient>_<L|R>_<CC|MLO>.png (16-bit grayscale, brighter = denser),
+DIR/labels.csv (image, patient_id, laterality, view, label, site, finding, density,
+x, y_from_top, radius) and DIR/synth.json (the settings). Every patient has four
+images; an abnormal patient's finding is in both views of one breast, which carry the
+patient's label, and the other breast's images are labelled negative.
+
+Sites: digital (a) = full-field digital look (power contrast curve, dark flat
+background, little blur, 14 bits); film (b) = digitized film look (S-shaped film curve,
+fogged background, more blur and grain, 12 bits, burned-in film label).
+
+The same settings always give byte-identical files.";
 
 /// Arguments of `mammorecall synth`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Output folder (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Number of patients, four images each [default: 60].
+    #[arg(long, value_name = "N")]
+    pub patients: Option<usize>,
+    /// Acquisition preset: digital (alias a) or film (alias b) [default: digital].
+    #[arg(long, value_name = "SITE", value_parser = parse_site)]
+    pub site: Option<Site>,
+    /// Random seed [default: 1].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// 0 = large, high-contrast findings .. 1 = small, faint ones [default: 0.3].
+    #[arg(long, value_name = "D")]
+    pub difficulty: Option<f64>,
+    /// Long (vertical) image side in pixels; the width is 0.8 of it [default: 512].
+    #[arg(long, value_name = "PIXELS")]
+    pub size: Option<usize>,
+    /// Weights of negative,benign,malignant patients [default: 0.4,0.3,0.3].
+    #[arg(long, value_name = "NEG,BEN,MAL", value_parser = synth::parse_class_mix)]
+    pub class_mix: Option<[f64; 3]>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_site(s: &str) -> Result<Site, String> {
+    s.parse()
+}
 
 /// Runs `mammorecall synth`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`synth` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let d = SynthConfig::default();
+    let cfg = SynthConfig {
+        patients: args.patients.unwrap_or(d.patients),
+        site: args.site.unwrap_or(d.site),
+        seed: args.seed.unwrap_or(d.seed),
+        difficulty: args.difficulty.unwrap_or(d.difficulty),
+        size: args.size.unwrap_or(d.size),
+        class_mix: args.class_mix.unwrap_or(d.class_mix),
+    };
+    cfg.validate()?;
+    let total = (cfg.patients * 4) as u64;
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("synth {bar:40} {pos}/{len} images {elapsed_precise}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let start = Instant::now();
+    let summary = synth::generate(&cfg, &args.output, &|n| bar.inc(n))
+        .with_context(|| format!("synth into {}", args.output.display()))?;
+    bar.finish_and_clear();
+    let [pn, pb, pm] = summary.patients;
+    let [in_, ib, im] = summary.image_labels;
+    println!(
+        "wrote {} images of {} patients ({pn} negative, {pb} benign, {pm} malignant; images {in_}/{ib}/{im}) \
+         site {} seed {} difficulty {} size {}x{} to {} in {:.1} s",
+        summary.images,
+        cfg.patients,
+        cfg.site,
+        cfg.seed,
+        cfg.difficulty,
+        cfg.width(),
+        cfg.size,
+        summary.manifest.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
