@@ -223,6 +223,11 @@ impl Cache {
     }
 }
 
+/// How many threads build a cache (rayon's pool: `RAYON_NUM_THREADS`, else the cores).
+pub fn build_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// The key of a (manifest, settings) pair: see the module documentation.
 pub fn cache_key(manifest: &Manifest, cfg: &PreprocessConfig) -> Result<[u8; 32], DataError> {
     let mut h = Sha256::new();
