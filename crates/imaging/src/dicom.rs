@@ -6,6 +6,7 @@
 //! parser allocate gigabytes; pixel buffers are checked against [`crate::MAX_PIXELS`]
 //! and against the bytes actually present.
 
+use crate::jpeg_turbo;
 use crate::voi::{self, Voi, VoiFunction};
 use crate::{check_dimensions, Decoded, Format, Gray16, ImageError, ImageInfo};
 use dicom_dictionary_std::tags;
@@ -381,25 +382,103 @@ fn voi_of(obj: &DefaultDicomObject, signed_input: bool) -> Voi {
     Voi::MinMax
 }
 
+const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// A codec failure as one line with its whole cause chain, classified as
+/// "unsupported" when the codec says so (the top message alone is generic).
+fn codec_error(info: &ImageInfo, e: &(dyn std::error::Error + 'static)) -> ImageError {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let m = s.to_string();
+        if !parts.contains(&m) {
+            parts.push(m);
+        }
+        src = s.source();
+    }
+    let chain = parts.join(": ");
+    let ts = format!(
+        "transfer syntax {} ({})",
+        info.transfer_syntax.as_deref().unwrap_or("?"),
+        info.transfer_syntax_name.as_deref().unwrap_or("unknown")
+    );
+    if chain.to_ascii_lowercase().contains("unsupported") || chain.contains("No such") {
+        ImageError::Unsupported(format!("DICOM {ts}: {chain}"))
+    } else {
+        dicom_err(format!("{ts}: {chain}"))
+    }
+}
+
+/// The compressed bytes of frame 0 of encapsulated pixel data: all fragments for a
+/// single-frame image; for several frames, the fragments before the second frame's
+/// Basic Offset Table entry, or the first fragment when each frame has one.
+fn frame0_fragment_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>, ImageError> {
+    let elem = obj
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ImageError::Invalid("DICOM: no Pixel Data element".into()))?;
+    let frags = elem.fragments().ok_or_else(|| {
+        ImageError::Invalid("DICOM: JPEG transfer syntax without encapsulated pixel data".into())
+    })?;
+    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let table = elem.value().offset_table().unwrap_or(&[]);
+    let take: Vec<&Vec<u8>> = if frames <= 1 {
+        frags.iter().collect()
+    } else if table.len() >= 2 {
+        let end = table[1] as usize;
+        let mut pos = 0usize;
+        frags
+            .iter()
+            .take_while(|f| {
+                let here = pos;
+                pos += 8 + f.len();
+                here < end
+            })
+            .collect()
+    } else {
+        frags.iter().take(1).collect()
+    };
+    Ok(take.into_iter().flatten().copied().collect())
+}
+
 /// Decodes the first frame of a DICOM file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     let obj = open(bytes, false)?;
     let info = make_info(&obj);
     let pm = pixel_module(&obj, &info)?;
     check_pixel_payload(&obj, &pm)?;
-    let px = obj.decode_pixel_data_frame(0).map_err(|e| {
-        let m = e.to_string();
-        if m.contains("Unsupported") || m.contains("unsupported") || m.contains("No such") {
-            ImageError::Unsupported(format!(
-                "DICOM transfer syntax {} ({}): {m}",
-                info.transfer_syntax.as_deref().unwrap_or("?"),
-                info.transfer_syntax_name.as_deref().unwrap_or("unknown")
-            ))
-        } else {
-            dicom_err(m)
+    let ts = info.transfer_syntax.as_deref().unwrap_or("");
+    let owned_px;
+    let data: &[u8] = if ts == JPEG_EXTENDED {
+        owned_px = jpeg_turbo::decode_gray(
+            &frame0_fragment_bytes(&obj)?,
+            pm.rows,
+            pm.cols,
+            pm.bits_allocated,
+        )?;
+        &owned_px
+    } else {
+        match obj.decode_pixel_data_frame(0) {
+            Ok(px) => {
+                owned_px = px.into_data();
+                &owned_px
+            }
+            // jpeg-decoder refuses some JPEG processes (12-bit DCT) that libjpeg-turbo reads.
+            Err(e) if ts == JPEG_BASELINE && pm.samples == 1 => {
+                owned_px = jpeg_turbo::decode_gray(
+                    &frame0_fragment_bytes(&obj)?,
+                    pm.rows,
+                    pm.cols,
+                    pm.bits_allocated,
+                )
+                .map_err(|_| codec_error(&info, &e))?;
+                &owned_px
+            }
+            Err(e) => return Err(codec_error(&info, &e)),
         }
-    })?;
-    let data = px.data();
+    };
     let n = pm.rows * pm.cols;
     let bytes_per = pm.bits_allocated as usize / 8;
     if data.len() < n * pm.samples * bytes_per {

@@ -14,21 +14,9 @@ use std::path::{Path, PathBuf};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/dicom");
 
-/// Fixtures our decoder is known to get wrong, with the reason. Kept only while the
-/// fix is pending; a listed fixture that starts passing fails the test so that the
-/// entry gets removed.
-/// TEMPORARY: jpeg-decoder 0.3 (dicom-rs's JPEG codec) refuses DCT frames with a
-/// sample precision other than 8, so 12-bit JPEG Extended does not decode yet.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "jpeg51_u16_b12",
-        "12-bit DCT JPEG unsupported by jpeg-decoder 0.3",
-    ),
-    (
-        "jpeg51_u16_b12_mono1",
-        "12-bit DCT JPEG unsupported by jpeg-decoder 0.3",
-    ),
-];
+/// Fixtures our decoder is known to get wrong, with the reason. A listed fixture
+/// that starts passing fails the test so that the entry gets removed.
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 /// Transfer syntaxes that must each have at least one fixture, so that deleting
 /// fixtures cannot make this test pass vacuously.
