@@ -26,7 +26,7 @@
 //! 227², so a cache of the whole DDSM fits in memory. Mean subtraction ([`MeanImage`])
 //! happens when batches are formed, in f32, because its mean must come from the
 //! training part only, which differs between folds.
-use crate::resize::{resize_cubic_rows, CubicFilter};
+use crate::resize::{resize_cubic_lut, CubicFilter};
 use crate::{Decoded, Gray16, Gray8, ImageError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -193,13 +193,15 @@ pub fn preprocess(
     } else {
         CubicFilter::OpenCv
     };
-    let mut small = resize_cubic_rows(region.width, region.height, w, h, filter, |y, buf| {
-        let start = (region.y + y) * img.width + region.x;
-        let row = &img.data[start..start + region.width];
-        for (d, &v) in buf.iter_mut().zip(row) {
-            *d = lut[v as usize];
-        }
-    });
+    let mut small = resize_cubic_lut(
+        &img.data,
+        img.width,
+        (region.x, region.y),
+        (region.width, region.height),
+        &lut,
+        (w, h),
+        filter,
+    );
     // Chest wall side of the resampled image: the brighter half holds the breast.
     let chest_left = brighter_left(&small, w, h);
     let flipped = match cfg.flip {
@@ -267,33 +269,64 @@ fn brighter_left(img: &[f32], w: usize, h: usize) -> bool {
     l >= r
 }
 
-/// Histogram (65,536 bins, or `max_value + 1`) of a region of a full-depth image.
+/// Histogram (`max_value + 1` bins) of a region of a full-depth image. Values above
+/// `max_value` (a malformed file) are counted in the top bin.
 fn histogram(img: &Gray16, region: Rect) -> Vec<u32> {
     let bins = img.max_value as usize + 1;
-    // Four interleaved histograms hide the store-to-load latency of runs of equal
-    // values (mammogram backgrounds are long runs of one value).
-    let mut h4 = vec![0u32; 4 * 65536];
-    let (h0, rest) = h4.split_at_mut(65536);
-    let (h1, rest) = rest.split_at_mut(65536);
-    let (h2, h3) = rest.split_at_mut(65536);
-    for y in region.y..region.y + region.height {
-        let row = &img.data[y * img.width + region.x..][..region.width];
-        let mut chunks = row.chunks_exact(4);
+    let rows = (region.y..region.y + region.height)
+        .map(|y| &img.data[y * img.width + region.x..][..region.width]);
+    if bins <= 256 {
+        // Four interleaved histograms hide the store-to-load latency of runs of one
+        // value; at 8 bits they all sit in L1.
+        let mut h = [[0u32; 256]; 4];
+        for row in rows {
+            let mut chunks = row.chunks_exact(4);
+            for c in &mut chunks {
+                h[0][c[0].min(255) as usize] += 1;
+                h[1][c[1].min(255) as usize] += 1;
+                h[2][c[2].min(255) as usize] += 1;
+                h[3][c[3].min(255) as usize] += 1;
+            }
+            for &v in chunks.remainder() {
+                h[0][v.min(255) as usize] += 1;
+            }
+        }
+        let mut hist = vec![0u32; bins];
+        for i in 0..256 {
+            hist[i.min(bins - 1)] += h[0][i] + h[1][i] + h[2][i] + h[3][i];
+        }
+        return hist;
+    }
+    // Wide values: two interleaved 65,536-bin histograms (512 KiB, about L2), and
+    // runs of one value (the background, often two thirds of a mammogram) counted
+    // eight samples at a time.
+    let mut h = vec![[0u32; 65536]; 2];
+    let (ha, hb) = h.split_at_mut(1);
+    let (ha, hb) = (&mut ha[0], &mut hb[0]);
+    for row in rows {
+        let mut chunks = row.chunks_exact(8);
         for c in &mut chunks {
-            h0[c[0] as usize] += 1;
-            h1[c[1] as usize] += 1;
-            h2[c[2] as usize] += 1;
-            h3[c[3] as usize] += 1;
+            let v0 = c[0];
+            if c.iter().all(|&v| v == v0) {
+                ha[v0 as usize] += 8;
+                continue;
+            }
+            ha[c[0] as usize] += 1;
+            hb[c[1] as usize] += 1;
+            ha[c[2] as usize] += 1;
+            hb[c[3] as usize] += 1;
+            ha[c[4] as usize] += 1;
+            hb[c[5] as usize] += 1;
+            ha[c[6] as usize] += 1;
+            hb[c[7] as usize] += 1;
         }
         for &v in chunks.remainder() {
-            h0[v as usize] += 1;
+            ha[v as usize] += 1;
         }
     }
-    // Values above max_value (a malformed file) are counted in the top bin.
-    let top = (0..65536).map(|i| h0[i] + h1[i] + h2[i] + h3[i]);
     let mut hist = vec![0u32; bins];
-    for (i, c) in top.enumerate() {
-        hist[i.min(bins - 1)] += c;
+    for i in 0..65536 {
+        hist[i.min(bins - 1)] += ha[i] + hb[i];
     }
     hist
 }
@@ -308,10 +341,10 @@ fn histogram(img: &Gray16, region: Rect) -> Vec<u32> {
 /// computed in f32 like OpenCV (so on 8-bit input it equals `cv2.equalizeHist`
 /// exactly). The darkest value maps to 0, the brightest to 255. A constant image maps
 /// to `round(v * 255 / max_value)` (OpenCV keeps an 8-bit constant image as it is).
-pub fn equalize_lut(img: &Gray16, region: Rect) -> Vec<f32> {
+pub fn equalize_lut(img: &Gray16, region: Rect) -> Box<[f32; 65536]> {
     let hist = histogram(img, region);
     let total = region.width as u64 * region.height as u64;
-    let mut lut = vec![0f32; 65536];
+    let mut lut = new_lut();
     let Some(first) = hist.iter().position(|&c| c > 0) else {
         return lut;
     };
@@ -324,7 +357,7 @@ pub fn equalize_lut(img: &Gray16, region: Rect) -> Vec<f32> {
     let mut sum = 0u64;
     for (i, &c) in hist.iter().enumerate().skip(first + 1) {
         sum += c as u64;
-        lut[i] = (sum as f32 * scale).round_ties_even().clamp(0.0, 255.0);
+        lut[i] = crate::resize::round_even_small((sum as f32 * scale).clamp(0.0, 255.0));
     }
     // Values above max_value (a malformed file) take the top level.
     let top = lut[hist.len() - 1];
@@ -351,7 +384,7 @@ pub fn equalize(img: &Gray16) -> Gray8 {
 
 /// Linear map of the region's min..max to 0..255 (unrounded), used when equalization
 /// is off.
-fn min_max_lut(img: &Gray16, region: Rect) -> Vec<f32> {
+fn min_max_lut(img: &Gray16, region: Rect) -> Box<[f32; 65536]> {
     let (mut lo, mut hi) = (u16::MAX, 0u16);
     for y in region.y..region.y + region.height {
         for &v in &img.data[y * img.width + region.x..][..region.width] {
@@ -360,9 +393,19 @@ fn min_max_lut(img: &Gray16, region: Rect) -> Vec<f32> {
         }
     }
     let span = (hi.saturating_sub(lo)).max(1) as f32;
-    (0..65536u32)
-        .map(|v| ((v as f32 - lo as f32) / span * 255.0).clamp(0.0, 255.0))
-        .collect()
+    let mut lut = new_lut();
+    for (v, x) in lut.iter_mut().enumerate() {
+        *x = ((v as f32 - lo as f32) / span * 255.0).clamp(0.0, 255.0);
+    }
+    lut
+}
+
+/// A zeroed look-up table indexed by any 16-bit value (no bounds checks needed).
+fn new_lut() -> Box<[f32; 65536]> {
+    vec![0f32; 65536]
+        .into_boxed_slice()
+        .try_into()
+        .expect("65536 entries")
 }
 
 /// Otsu's threshold on a histogram: the value `t` maximising the between-class
