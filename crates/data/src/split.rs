@@ -384,6 +384,7 @@ impl Split {
         }
         let mut problems = Vec::new();
         let mut rows = Vec::new();
+        let mut row_lines = Vec::new();
         let mut seen: HashMap<usize, u64> = HashMap::new();
         let mut folds = 0;
         for rec in rdr.records() {
@@ -440,6 +441,7 @@ impl Split {
                     .map(|m| format!("{}:{line}: {m}", path.display())),
             );
             if let (true, Some(i)) = (ok, record) {
+                row_lines.push(line);
                 let m = &manifest.records[i];
                 rows.push(SplitRow {
                     record: i,
@@ -464,14 +466,29 @@ impl Split {
                 ));
             }
         }
+        // No patient in two parts, located at the line that breaks it.
+        let mut first: HashMap<&str, (&[Part], u64)> = HashMap::new();
+        for (r, &line) in rows.iter().zip(&row_lines) {
+            match first.get(r.patient_id.as_str()) {
+                Some((parts, at)) if *parts != r.parts.as_slice() => problems.push(format!(
+                    "{}:{line}: patient {} is in two parts: {} here, {} at line {at}",
+                    path.display(),
+                    r.patient_id,
+                    fmt_parts(&r.parts),
+                    fmt_parts(parts)
+                )),
+                Some(_) => {}
+                None => {
+                    first.insert(&r.patient_id, (&r.parts, line));
+                }
+            }
+        }
+        drop(first);
         let mut split = Split {
             rows,
             folds,
             repeats: part_cols.len(),
         };
-        if let Err(DataError::Invalid(m)) = split.check() {
-            problems.extend(m.lines().map(|l| format!("{}: {l}", path.display())));
-        }
         if !problems.is_empty() {
             return Err(DataError::Invalid(problems.join("\n")));
         }

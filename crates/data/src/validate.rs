@@ -141,7 +141,9 @@ pub fn validate(
             .par_iter()
             .enumerate()
             .filter_map(|(i, r)| {
-                let path = manifest.image_path(r);
+                // Lexically absolute: the output folder of an ingest may not exist
+                // yet, and `out/../x` only resolves through an existing `out`.
+                let path = crate::ingest::absolute(&manifest.image_path(r));
                 if !path.exists() {
                     return Some((i, format!("missing image '{}'", path.display())));
                 }
@@ -157,7 +159,7 @@ pub fn validate(
     let mut first_of: HashMap<PathBuf, Vec<usize>> = HashMap::new();
     for (i, r) in manifest.records.iter().enumerate() {
         first_of
-            .entry(normalize(&manifest.image_path(r)))
+            .entry(crate::ingest::absolute(&manifest.image_path(r)))
             .or_default()
             .push(i);
     }

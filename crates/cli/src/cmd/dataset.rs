@@ -1,13 +1,84 @@
-//! `mammorecall dataset` (being written).
+//! `mammorecall dataset summary|validate MANIFEST`: the dataset table, and the checks
+//! `ingest` runs, on an existing manifest.
+
+use anyhow::Context;
+use data::validate::{self, ValidateOptions};
+use data::{Manifest, Summary};
+use std::path::PathBuf;
 
 /// Subcommands of `mammorecall dataset`.
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Placeholder while being written.
-    Todo,
+    /// Images and patients per label, views and laterality: the study's dataset table.
+    Summary(SummaryArgs),
+    /// Check a manifest (images readable, labels known, no duplicates, no image with
+    /// two labels, no breast both negative and recalled); lists every problem.
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `mammorecall dataset summary`.
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// The manifest (labels.csv schema).
+    pub manifest: PathBuf,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `mammorecall dataset validate`.
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// The manifest (labels.csv schema).
+    pub manifest: PathBuf,
+    /// Do not open the images (only the table's own consistency is checked).
+    #[arg(long)]
+    pub no_images: bool,
 }
 
 /// Runs `mammorecall dataset`.
-pub fn run(_cmd: Command) -> anyhow::Result<()> {
-    anyhow::bail!("`dataset` is not built yet")
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Summary(a) => summary(a),
+        Command::Validate(a) => validate(a),
+    }
+}
+
+fn summary(a: SummaryArgs) -> anyhow::Result<()> {
+    let m =
+        Manifest::read(&a.manifest).with_context(|| format!("reading {}", a.manifest.display()))?;
+    let s = Summary::of(&m);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", s.table());
+    }
+    Ok(())
+}
+
+fn validate(a: ValidateArgs) -> anyhow::Result<()> {
+    let (m, mut problems) = Manifest::read_lenient(&a.manifest)
+        .with_context(|| format!("reading {}", a.manifest.display()))?;
+    let origins = validate::origins_of(&m, &a.manifest);
+    let opts = ValidateOptions {
+        check_images: !a.no_images,
+    };
+    problems.extend(
+        validate::validate(&m, &origins, opts)
+            .into_iter()
+            .map(|p| p.problem),
+    );
+    problems.sort_by_key(|p| p.line);
+    if problems.is_empty() {
+        println!(
+            "{}: {} images, no problems",
+            a.manifest.display(),
+            m.records.len()
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    anyhow::bail!("{}: {} problem(s)", a.manifest.display(), problems.len())
 }

@@ -257,7 +257,8 @@ fn build(group: &[Row], dir: &Path, out_dir: &Path) -> Result<Record, String> {
         notes.push("benign and malignant abnormalities; image label = malignant".into());
     }
     let extra = vec![
-        if number % 2 == 0 { "L" } else { "R" }.to_string(),
+        // Even numbers are left films (Info.txt note 1).
+        if number & 1 == 0 { "L" } else { "R" }.to_string(),
         tissues.join(";"),
         join(&|r| r.class.clone()),
         join(&|r| r.severity.map(String::from).unwrap_or_default()),
