@@ -94,7 +94,7 @@ impl Geometry {
                 let mut g = Geometry {
                     a: shape.depth * w * rng.random_range(1.0..1.1),
                     cy,
-                    b_up: cy / rng.random_range(0.88..0.95),
+                    b_up: cy / rng.random_range(0.80..0.88),
                     b_low: (h - cy) * rng.random_range(0.72..0.88),
                     shear: rng.random_range(0.08..0.2),
                     p: shape.exponent,
@@ -107,7 +107,7 @@ impl Geometry {
                     x_top += 1.0;
                 }
                 g.pectoral = Some((
-                    x_top * rng.random_range(0.72..0.92),
+                    x_top * rng.random_range(0.6..0.85),
                     h * rng.random_range(0.38..0.62),
                 ));
                 g
@@ -281,7 +281,7 @@ fn draw_mass(
     for py in y0..y1 {
         for px in x0..x1 {
             let (dx, dy) = (px as f64 + 0.5 - cx, py as f64 + 0.5 - cy);
-            let dist = dx.hypot(dy);
+            let dist = (dx * dx + dy * dy).sqrt();
             let theta = dy.atan2(dx) - rotation;
             let wobble: f64 = harm
                 .iter()
@@ -399,8 +399,8 @@ fn draw_lesion(
                 let c = l.contrast * rng.random_range(0.5..1.0);
                 let form = rng.random_range(0.0..1.0);
                 let ang: f64 = rng.random_range(0.0..TAU);
-                let len = sr * rng.random_range(2.0..4.5);
-                if form < 0.5 {
+                let len = sr * rng.random_range(1.5..3.0);
+                if form < 0.65 {
                     specks.push(Speck {
                         x,
                         y,
@@ -419,7 +419,7 @@ fn draw_lesion(
                         r: 0.7 * sr,
                         c,
                     });
-                    if form > 0.8 {
+                    if form > 0.88 {
                         let b = ang + rng.random_range(0.5..1.2);
                         specks.push(Speck {
                             x: x2,
@@ -497,6 +497,64 @@ fn draw_lesion(
     }
 }
 
+/// Curvilinear strands (ducts, vessels, Cooper's ligaments) converging on the nipple:
+/// the linear structure a pure 1/f^β field lacks. Each starts behind the nipple and
+/// wanders back towards the chest wall with a slowly drifting direction.
+fn fibres(
+    geom: &Geometry,
+    rho: &[f64],
+    w: usize,
+    h: usize,
+    scale: f64,
+    density: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let mut out = vec![0.0f64; w * h];
+    let count = rng.random_range(25..45) + (40.0 * density) as usize;
+    let rho_at = |x: f64, y: f64| {
+        if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
+            return 10.0;
+        }
+        rho[y as usize * w + x as usize]
+    };
+    for _ in 0..count {
+        let u: f64 = rng.random_range(0.55..0.95);
+        let mut x = u * geom.a;
+        let half = (1.0 - u.powf(geom.p)).max(0.0).powf(1.0 / geom.p);
+        let mut y = geom.cy + geom.shear * x + rng.random_range(-0.7..0.7) * half * geom.b_low;
+        if rho_at(x, y) > 0.95 {
+            continue;
+        }
+        // Aim at a point of the chest wall, then drift.
+        let target = geom.cy + rng.random_range(-0.9..0.9) * geom.b_up.min(geom.b_low);
+        let mut ang = (target - y).atan2(-x);
+        let sigma = scale * rng.random_range(0.6..1.2);
+        let contrast = rng.random_range(0.05..0.10);
+        let steps = (x * rng.random_range(0.4..0.95)) as usize;
+        let reach = (2.5 * sigma).ceil() as isize;
+        for k in 0..steps {
+            ang += rng.random_range(-0.06..0.06);
+            x += ang.cos();
+            y += ang.sin();
+            if x < 0.0 || rho_at(x, y) > 0.97 {
+                break;
+            }
+            // Fades in and out along its length.
+            let c = contrast * (std::f64::consts::PI * k as f64 / steps as f64).sin();
+            let (ix, iy) = (x as isize, y as isize);
+            for py in (iy - reach).max(0)..(iy + reach + 1).min(h as isize) {
+                for px in (ix - reach).max(0)..(ix + reach + 1).min(w as isize) {
+                    let (dx, dy) = (px as f64 + 0.5 - x, py as f64 + 0.5 - y);
+                    let v = c * (-(dx * dx + dy * dy) / (2.0 * sigma * sigma)).exp();
+                    let cell = &mut out[py as usize * w + px as usize];
+                    *cell = cell.max(v);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Draws a film identification label: a bright plate with dark pseudo-text.
 fn film_label(img: &mut [f64], w: usize, h: usize, chest_left: bool, rng: &mut ChaCha8Rng) {
     let lw = (0.24 * w as f64) as usize;
@@ -554,11 +612,12 @@ pub fn render(cfg: &SynthConfig, p: &PatientPlan, lat: Laterality, view: View) -
             let at = |xx: usize, yy: usize| rho[yy * w + xx].min(10.0);
             let gx = (at((x + 1).min(w - 1), y) - at(x.saturating_sub(1), y)) / 2.0;
             let gy = (at(x, (y + 1).min(h - 1)) - at(x, y.saturating_sub(1))) / 2.0;
-            let g = gx.hypot(gy).max(1e-6);
+            let g = (gx * gx + gy * gy).sqrt().max(1e-6);
             (1.0 - rho[i]) / g
         })
         .collect();
     let (tex, tex2) = power_law_noise_pair(&mut rng, w, h, BETA);
+    let fibres = fibres(&geom, &rho, w, h, scale, p.density, &mut rng);
     let mut g_add = vec![0.0; n];
     let mut a_add = vec![0.0; n];
     let spot = p.lesion.as_ref().filter(|l| l.laterality == lat).map(|l| {
@@ -587,14 +646,15 @@ pub fn render(cfg: &SynthConfig, p: &PatientPlan, lat: Laterality, view: View) -
         let n_tex = tex[i] as f64;
         let gland = (core * (1.1 * p.density + 0.30 * n_tex) + g_add[i]).clamp(0.0, 1.0);
         let skin = SKIN * (-((d - 1.6 * scale) / (1.1 * scale)).powi(2)).exp();
-        let tissue =
-            thickness * (FAT + (GLAND - FAT) * gland + FAT_TEXTURE * n_tex + a_add[i]) + skin;
+        let tissue = thickness
+            * (FAT + (GLAND - FAT) * gland + FAT_TEXTURE * n_tex + fibres[i] + a_add[i])
+            + skin;
         let mut a = tissue * coverage;
         if muscle > 0.0 {
             // Brighter towards the axilla, with its own texture.
             let mt = tex2[i] as f64;
             let ph = geom.pectoral.map_or(1.0, |(_, ph)| ph);
-            let am = 0.66 + 0.12 * (1.0 - y / ph) + 0.05 * mt;
+            let am = 0.60 + 0.12 * (1.0 - y / ph) + 0.05 * mt;
             a = a * (1.0 - muscle) + am * muscle;
         }
         *cell = a;
