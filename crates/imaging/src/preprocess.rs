@@ -220,9 +220,7 @@ pub fn preprocess(
     }
     let chest_left_now = chest_left != flipped;
     // Placement on the square canvas.
-    let x0 = if w == size {
-        0
-    } else if chest_left_now {
+    let x0 = if w == size || chest_left_now {
         0
     } else {
         size - w
