@@ -35,6 +35,16 @@ fn files(dir: &Path, ext: &str, limit: usize) -> Vec<PathBuf> {
     v
 }
 
+/// The png crate's decode of a file into its own buffer, nothing more.
+fn raw_png(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).expect("reads");
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0u8; reader.output_buffer_size().expect("size")];
+    reader.next_frame(&mut buf).expect("PNG data");
+    buf
+}
+
 fn bench(c: &mut Criterion) {
     let Some(shared) = shared() else {
         eprintln!("skipped: ../shared/data not found");
@@ -81,6 +91,26 @@ fn bench(c: &mut Criterion) {
                 black_box(preprocess_decoded(&d, &cfg).expect("preprocesses"))
             })
         });
+        // Decoding alone (imaging::read_image), and for PNG the png crate's own decode
+        // into its buffer: the difference is imaging's conversion to Gray16 + display.
+        let mut j = 0usize;
+        group.bench_function(format!("{name}_decode_only"), |b| {
+            b.iter(|| {
+                let p = &paths[j % paths.len()];
+                j += 1;
+                black_box(imaging::read_image(p).expect("decodes"))
+            })
+        });
+        if name.starts_with("png") {
+            let mut k = 0usize;
+            group.bench_function(format!("{name}_png_crate_only"), |b| {
+                b.iter(|| {
+                    let p = &paths[k % paths.len()];
+                    k += 1;
+                    black_box(raw_png(p))
+                })
+            });
+        }
         // The preprocessing alone, on an image decoded once.
         let decoded = imaging::read_image(&paths[0]).expect("decodes");
         group.bench_function(format!("{name}_preprocess_only"), |b| {
