@@ -6,9 +6,9 @@
 //! parser allocate gigabytes; pixel buffers are checked against [`crate::MAX_PIXELS`]
 //! and against the bytes actually present.
 
-use crate::jpeg_turbo;
 use crate::voi::{self, Voi, VoiFunction};
 use crate::{check_dimensions, Decoded, Format, Gray16, ImageError, ImageInfo};
+use crate::{jpeg_turbo, rle};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -382,6 +382,7 @@ fn voi_of(obj: &DefaultDicomObject, signed_input: bool) -> Voi {
     Voi::MinMax
 }
 
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
@@ -451,7 +452,16 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     check_pixel_payload(&obj, &pm)?;
     let ts = info.transfer_syntax.as_deref().unwrap_or("");
     let owned_px;
-    let data: &[u8] = if ts == JPEG_EXTENDED {
+    let data: &[u8] = if ts == RLE_LOSSLESS {
+        owned_px = rle::decode_frame(
+            &frame0_fragment_bytes(&obj)?,
+            pm.rows,
+            pm.cols,
+            pm.samples,
+            pm.bits_allocated as usize / 8,
+        )?;
+        &owned_px
+    } else if ts == JPEG_EXTENDED {
         owned_px = jpeg_turbo::decode_gray(
             &frame0_fragment_bytes(&obj)?,
             pm.rows,

@@ -17,6 +17,7 @@ pub mod pgm;
 pub mod pngio;
 pub mod preprocess;
 pub mod resize;
+mod rle;
 pub mod voi;
 
 pub use error::ImageError;

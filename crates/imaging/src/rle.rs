@@ -1,0 +1,133 @@
+//! DICOM RLE Lossless (PS3.5 Annex G) decoding. Written here rather than taken from
+//! the codec registry because that one panics on malformed segment tables; this one
+//! checks every offset and run against the bytes present and the frame size.
+
+use crate::ImageError;
+
+fn bad(m: impl Into<String>) -> ImageError {
+    ImageError::Invalid(format!("DICOM RLE: {}", m.into()))
+}
+
+/// Decodes one RLE frame into native little-endian samples (`bytes_per_sample` 1
+/// or 2, samples interleaved by pixel).
+pub(crate) fn decode_frame(
+    frame: &[u8],
+    rows: usize,
+    cols: usize,
+    samples: usize,
+    bytes_per_sample: usize,
+) -> Result<Vec<u8>, ImageError> {
+    let n = rows * cols;
+    if frame.len() < 64 {
+        return Err(ImageError::Truncated(
+            "DICOM RLE header is shorter than 64 bytes".into(),
+        ));
+    }
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            frame[4 * i],
+            frame[4 * i + 1],
+            frame[4 * i + 2],
+            frame[4 * i + 3],
+        ]) as usize
+    };
+    let segments = word(0);
+    let need = samples * bytes_per_sample;
+    if segments == 0 || segments > 15 {
+        return Err(bad(format!("{segments} segments (1 to 15 allowed)")));
+    }
+    if segments < need {
+        return Err(bad(format!("{segments} segments, the image needs {need}")));
+    }
+    let starts: Vec<usize> = (1..=segments).map(word).collect();
+    let mut out = vec![0u8; n * need];
+    let mut seg_buf = vec![0u8; n];
+    for s in 0..need {
+        let start = starts[s];
+        let end = if s + 1 < segments {
+            starts[s + 1]
+        } else {
+            frame.len()
+        };
+        if start < 64 || start > end || end > frame.len() {
+            return Err(bad(format!(
+                "segment {s} offsets {start}..{end} are outside the frame"
+            )));
+        }
+        unpack_bits(&frame[start..end], &mut seg_buf)
+            .map_err(|m| ImageError::Truncated(format!("DICOM RLE segment {s}: {m}")))?;
+        // Segments hold the most significant byte first; output is little endian.
+        let sample = s / bytes_per_sample;
+        let byte = bytes_per_sample - 1 - s % bytes_per_sample;
+        let offset = sample * bytes_per_sample + byte;
+        for (i, &v) in seg_buf.iter().enumerate() {
+            out[i * need + offset] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// PackBits: a header byte h in 0..=127 copies h+1 literal bytes, 129..=255 repeats
+/// the next byte 257-h times, 128 is a no-op. Fills `out` exactly; extra input (the
+/// padding of an even-length segment) is ignored.
+fn unpack_bits(src: &[u8], out: &mut [u8]) -> Result<(), String> {
+    let (mut i, mut o) = (0usize, 0usize);
+    while o < out.len() {
+        let Some(&h) = src.get(i) else {
+            return Err(format!("ends after {o} of {} bytes", out.len()));
+        };
+        i += 1;
+        match h {
+            0..=127 => {
+                let len = (h as usize + 1).min(out.len() - o);
+                let lit = src
+                    .get(i..i + len)
+                    .ok_or_else(|| format!("literal run past the end at byte {i}"))?;
+                out[o..o + len].copy_from_slice(lit);
+                i += h as usize + 1;
+                o += len;
+            }
+            128 => {}
+            _ => {
+                let len = (257 - h as usize).min(out.len() - o);
+                let &v = src
+                    .get(i)
+                    .ok_or_else(|| format!("repeat run past the end at byte {i}"))?;
+                out[o..o + len].fill(v);
+                i += 1;
+                o += len;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packbits_runs() {
+        let mut out = [0u8; 7];
+        // literal 2 bytes, repeat 0x09 four times, no-op, literal 1.
+        unpack_bits(&[1, 5, 6, 253, 9, 128, 0, 7], &mut out).unwrap();
+        assert_eq!(out, [5, 6, 9, 9, 9, 9, 7]);
+        assert!(unpack_bits(&[3, 1], &mut out).is_err());
+    }
+
+    #[test]
+    fn sixteen_bit_frame() {
+        // 2 pixels, 16-bit: MSB segment [0x12, 0x00], LSB segment [0x34, 0xFF].
+        let mut f = vec![0u8; 64];
+        f[0] = 2;
+        f[4] = 64;
+        f[8] = 68;
+        f.extend_from_slice(&[1, 0x12, 0x00, 0]);
+        f.extend_from_slice(&[1, 0x34, 0xFF, 0]);
+        let out = decode_frame(&f, 1, 2, 1, 2).unwrap();
+        assert_eq!(out, vec![0x34, 0x12, 0xFF, 0x00]);
+        // Offsets past the end are refused, not indexed.
+        f[8] = 200;
+        assert!(decode_frame(&f, 1, 2, 1, 2).is_err());
+    }
+}
