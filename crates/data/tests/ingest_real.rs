@@ -309,3 +309,97 @@ fn dicom_dir_by_file_name_and_by_uid() {
         ]
     );
 }
+
+#[test]
+fn csv_with_column_and_label_maps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let img = imaging::Gray8 {
+        width: 2,
+        height: 2,
+        data: vec![0, 50, 100, 150],
+    };
+    std::fs::create_dir(dir.join("pics")).unwrap();
+    for n in ["1", "2", "3"] {
+        imaging::pngio::write_png8(&dir.join(format!("pics/{n}.png")), &img).unwrap();
+    }
+    let src = dir.join("src.csv");
+    std::fs::write(
+        &src,
+        "file,subject,side,projection,y,age\n\
+         1.png,s1,LEFT,cc,2,50\n\
+         2.png,s1,RIGHT,mlo,0,50\n\
+         3.png,s2,R,CC,7,61\n",
+    )
+    .unwrap();
+    let mut o = opts(&dir.join("out"));
+    o.images = Some(dir.join("pics"));
+    o.map = ingest::parse_pairs(
+        "image=file,patient_id=subject,label=y,laterality=side,view=projection",
+    )
+    .unwrap();
+    o.label_map = ingest::parse_label_map("0=negative,1=benign,2=malignant").unwrap();
+    let got = ingest::ingest(Format::Csv, &src, &o).unwrap();
+    let p: Vec<String> = got.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        p,
+        vec![format!(
+            "{}:4: unknown label '7' (not in the label map: 0, 1, 2)",
+            src.display()
+        )]
+    );
+    let r: Vec<(&str, &str, &str, &str, Label)> = got
+        .manifest
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.image.as_str(),
+                r.patient_id.as_str(),
+                r.laterality.as_str(),
+                r.view.as_str(),
+                r.label,
+            )
+        })
+        .collect();
+    assert_eq!(
+        r,
+        vec![
+            ("../pics/1.png", "s1", "L", "CC", Label::Malignant),
+            ("../pics/2.png", "s1", "R", "MLO", Label::Negative),
+        ]
+    );
+    assert_eq!(got.manifest.extra_columns, vec!["age".to_string()]);
+    let checked = validate::validate(&got.manifest, &got.origins, ValidateOptions::default());
+    assert!(checked.is_empty(), "{checked:?}");
+
+    // A mapped column that does not exist is refused with the header line.
+    o.map = ingest::parse_pairs("image=path").unwrap();
+    let err = ingest::ingest(Format::Csv, &src, &o)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}:1: missing column 'path' (for manifest column 'image')",
+            src.display()
+        )
+    );
+}
+
+#[test]
+fn ddsm_normals_through_the_csv_format() {
+    let Some(shared) = common::shared_data() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let m = ingest_clean(
+        Format::Csv,
+        &shared.join("ddsm-normals-tiryakiv/labels.csv"),
+        &opts(tmp.path()),
+    );
+    let s = Summary::of(&m);
+    assert_eq!(counts(&s), (66, 0, 0, 66, 66));
+    assert_eq!(s.laterality["R"], 66);
+    assert_eq!(s.views["MLO"], 66);
+}

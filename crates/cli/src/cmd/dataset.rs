@@ -1,7 +1,7 @@
 //! `mammorecall dataset summary|validate MANIFEST`: the dataset table, and the checks
 //! `ingest` runs, on an existing manifest.
 
-use anyhow::Context;
+use super::ingest::flat;
 use data::validate::{self, ValidateOptions};
 use data::{Manifest, Summary};
 use std::path::PathBuf;
@@ -45,8 +45,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
 }
 
 fn summary(a: SummaryArgs) -> anyhow::Result<()> {
-    let m =
-        Manifest::read(&a.manifest).with_context(|| format!("reading {}", a.manifest.display()))?;
+    let m = Manifest::read(&a.manifest).map_err(flat)?;
     let s = Summary::of(&m);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -57,8 +56,7 @@ fn summary(a: SummaryArgs) -> anyhow::Result<()> {
 }
 
 fn validate(a: ValidateArgs) -> anyhow::Result<()> {
-    let (m, mut problems) = Manifest::read_lenient(&a.manifest)
-        .with_context(|| format!("reading {}", a.manifest.display()))?;
+    let (m, mut problems) = Manifest::read_lenient(&a.manifest).map_err(flat)?;
     let origins = validate::origins_of(&m, &a.manifest);
     let opts = ValidateOptions {
         check_images: !a.no_images,

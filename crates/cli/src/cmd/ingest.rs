@@ -44,6 +44,12 @@ pub struct Args {
     pub skip_bad: bool,
 }
 
+/// A data-layer error as one flat message: it already names the file (and line), and
+/// chaining its I/O source would print the reason twice.
+pub(crate) fn flat(e: data::DataError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
 /// Runs `mammorecall ingest`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let out_dir = args
@@ -66,8 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         benign_without_callback: args.benign_without_callback,
     };
-    let got = ingest::ingest(args.format, &args.source, &opts)
-        .with_context(|| format!("ingest {} {}", args.format, args.source.display()))?;
+    let got = ingest::ingest(args.format, &args.source, &opts).map_err(flat)?;
     for n in &got.notes {
         eprintln!("note: {n}");
     }
@@ -93,8 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.source.display()
         );
     }
-    kept.write(&args.output)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    kept.write(&args.output).map_err(flat)?;
     let s = Summary::of(&kept);
     let counts: Vec<String> = s
         .labels
@@ -102,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(l, c)| format!("{l} {}", c.images))
         .collect();
     println!(
-        "wrote {}: {} images, {} patients ({})",
+        "wrote {}: {} images, {} patient(s) ({})",
         args.output.display(),
         s.images,
         s.patients,
@@ -110,8 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     if args.skip_bad {
         let dropped = validate::dropped_path(&args.output);
-        validate::write_dropped(&dropped, &problems)
-            .with_context(|| format!("writing {}", dropped.display()))?;
+        validate::write_dropped(&dropped, &problems).map_err(flat)?;
         println!(
             "dropped {} problem row(s), listed in {}",
             problems.len(),

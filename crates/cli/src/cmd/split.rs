@@ -1,6 +1,7 @@
 //! `mammorecall split MANIFEST --test-fraction F --folds K --seed S -o SPLIT.csv`:
 //! patient-level, label-stratified test part and k-fold assignment.
 
+use super::ingest::flat;
 use anyhow::Context;
 use data::{Label, Manifest, Part, Scenario, Split, SplitSettings};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +34,7 @@ pub struct Args {
 
 /// Runs `mammorecall split`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let m =
-        Manifest::read(&a.manifest).with_context(|| format!("reading {}", a.manifest.display()))?;
+    let m = Manifest::read(&a.manifest).map_err(flat)?;
     let subset: Option<Vec<usize>> = a.scenario.map(|s| {
         let labels: Vec<Label> = m.records.iter().map(|r| r.label).collect();
         s.select(&labels).into_iter().map(|(i, _)| i).collect()
@@ -46,10 +46,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.seed,
     };
     let split = Split::make(&m, subset.as_deref(), settings)
+        .map_err(flat)
         .with_context(|| format!("splitting {}", a.manifest.display()))?;
-    split
-        .write(&a.output)
-        .with_context(|| format!("writing {}", a.output.display()))?;
+    split.write(&a.output).map_err(flat)?;
 
     // Per part (first repeat): images per label and patients.
     let mut table: BTreeMap<Part, ([usize; 3], BTreeSet<&str>)> = BTreeMap::new();
