@@ -5,8 +5,9 @@
 //!
 //! Random numbers (documented so results can be reproduced elsewhere): one
 //! `rand_chacha::ChaCha8Rng::seed_from_u64(seed)` stream; replicate b = 1..B draws, in
-//! this order, m positive indices then n negative indices, each with
-//! `Rng::random_range(0..len)` (rand 0.9). Same seed, same data → same replicates.
+//! this order, m positive indices then n negative indices (positions in the class's
+//! cases sorted by ascending score; input order for the paired test), each with
+//! `Rng::random_range(0..len as u32)` (rand 0.9). Same seed, same data → same replicates.
 //!
 //! A replicate is represented by per-score-group counts, so the statistic costs
 //! O(m + n + groups) with no re-sorting: the scores are sorted once.
@@ -109,15 +110,28 @@ pub fn replicates<T>(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut cp = vec![0u32; groups];
     let mut cn = vec![0u32; groups];
+    // Each class's cases as their groups, in ascending score order: a uniform draw of
+    // a case is a uniform draw of a position here.
+    let expand = |counts: &[u32]| -> Vec<u32> {
+        let mut v = Vec::new();
+        for (g, &c) in counts.iter().enumerate() {
+            v.extend(std::iter::repeat_n(g as u32, c as usize));
+        }
+        v
+    };
+    let pos_group = expand(&ranked.pos_count);
+    let neg_group = expand(&ranked.neg_count);
     let mut out = Vec::with_capacity(opts.replicates);
+    // u32 ranges: half the random bits of usize ones (Ranked guarantees < 2^32 cases).
+    let (m, n) = (ranked.n_pos as u32, ranked.n_neg as u32);
     for _ in 0..opts.replicates {
         cp.fill(0);
         cn.fill(0);
         for _ in 0..ranked.n_pos {
-            cp[ranked.pos_group[rng.random_range(0..ranked.n_pos)] as usize] += 1;
+            cp[pos_group[rng.random_range(0..m) as usize] as usize] += 1;
         }
         for _ in 0..ranked.n_neg {
-            cn[ranked.neg_group[rng.random_range(0..ranked.n_neg)] as usize] += 1;
+            cn[neg_group[rng.random_range(0..n) as usize] as usize] += 1;
         }
         out.push(stat(&cp, &cn));
     }
@@ -184,6 +198,9 @@ pub fn bootstrap_paired_test(
     let ra = Ranked::from_split(&pa, &na)?;
     let rb = Ranked::from_split(&pb, &nb)?;
     let (m, n) = (ra.n_pos, ra.n_neg);
+    // Groups by case (input order), so that both classifiers see the same cases.
+    let (gpa, gna) = (ra.groups_of(&pa), ra.groups_of(&na));
+    let (gpb, gnb) = (rb.groups_of(&pb), rb.groups_of(&nb));
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let (mut cpa, mut cna) = (vec![0u32; ra.values.len()], vec![0u32; ra.values.len()]);
     let (mut cpb, mut cnb) = (vec![0u32; rb.values.len()], vec![0u32; rb.values.len()]);
@@ -194,14 +211,14 @@ pub fn bootstrap_paired_test(
         cpb.fill(0);
         cnb.fill(0);
         for _ in 0..m {
-            let i = rng.random_range(0..m);
-            cpa[ra.pos_group[i] as usize] += 1;
-            cpb[rb.pos_group[i] as usize] += 1;
+            let i = rng.random_range(0..m as u32) as usize;
+            cpa[gpa[i] as usize] += 1;
+            cpb[gpb[i] as usize] += 1;
         }
         for _ in 0..n {
-            let j = rng.random_range(0..n);
-            cna[ra.neg_group[j] as usize] += 1;
-            cnb[rb.neg_group[j] as usize] += 1;
+            let j = rng.random_range(0..n as u32) as usize;
+            cna[gna[j] as usize] += 1;
+            cnb[gnb[j] as usize] += 1;
         }
         diffs.push(auc_from_counts(&cpa, &cna, m, n) - auc_from_counts(&cpb, &cnb, m, n));
     }

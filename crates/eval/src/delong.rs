@@ -25,38 +25,48 @@ pub struct Placements {
     pub v01: Vec<f64>,
 }
 
+/// Per group: the positives' placement (negatives below, ties ½, over n) and the
+/// negatives' placement (positives above, ties ½, over m).
+fn group_placements(r: &Ranked) -> (Vec<f64>, Vec<f64>) {
+    let (m, n) = (r.n_pos as f64, r.n_neg as f64);
+    let groups = r.values.len();
+    let mut x = Vec::with_capacity(groups);
+    let mut y = Vec::with_capacity(groups);
+    let (mut nb, mut pb) = (0u64, 0u64);
+    for g in 0..groups {
+        let (p, q) = (r.pos_count[g] as u64, r.neg_count[g] as u64);
+        x.push((2 * nb + q) as f64 / (2.0 * n));
+        y.push(1.0 - (2 * pb + p) as f64 / (2.0 * m));
+        nb += q;
+        pb += p;
+    }
+    (x, y)
+}
+
+/// Self-check: the mean placement of either class is the AUC. A failure would be a
+/// bug here, not a property of the data.
+fn self_check(theta: f64, theta_y: f64, auc: f64) -> Result<(), EvalError> {
+    let tol = 1e-9;
+    if (theta - auc).abs() > tol || (theta_y - auc).abs() > tol {
+        return Err(EvalError::InvalidArgument(format!(
+            "DeLong self-check failed: mean placements {theta}, {theta_y} differ from AUC {auc}"
+        )));
+    }
+    Ok(())
+}
+
 impl Placements {
-    /// Placements from a ranked classifier, with the self-check mean(V10) = AUC.
-    pub fn new(r: &Ranked) -> Result<Self, EvalError> {
-        let (m, n) = (r.n_pos as f64, r.n_neg as f64);
-        let groups = r.values.len();
-        // For each group: 2·(negatives below) + negatives in it, and likewise positives.
-        let mut neg_rank = vec![0f64; groups];
-        let mut pos_rank = vec![0f64; groups];
-        let (mut nb, mut pb) = (0u64, 0u64);
-        for g in 0..groups {
-            neg_rank[g] = (2 * nb + r.neg_count[g] as u64) as f64 / (2.0 * n);
-            pos_rank[g] = (2 * pb + r.pos_count[g] as u64) as f64 / (2.0 * m);
-            nb += r.neg_count[g] as u64;
-            pb += r.pos_count[g] as u64;
-        }
-        let v10: Vec<f64> = r.pos_group.iter().map(|&g| neg_rank[g as usize]).collect();
-        let v01: Vec<f64> = r
-            .neg_group
-            .iter()
-            .map(|&g| 1.0 - pos_rank[g as usize])
-            .collect();
-        let theta = v10.iter().sum::<f64>() / m;
+    /// Placements of each case, in the order of `pos` and `neg`, with the self-check
+    /// mean(V10) = mean(V01) = AUC.
+    pub fn new(pos: &[f64], neg: &[f64]) -> Result<Self, EvalError> {
+        let r = Ranked::from_split(pos, neg)?;
+        let (x, y) = group_placements(&r);
+        let v10: Vec<f64> = r.groups_of(pos).iter().map(|&g| x[g as usize]).collect();
+        let v01: Vec<f64> = r.groups_of(neg).iter().map(|&g| y[g as usize]).collect();
+        let theta = v10.iter().sum::<f64>() / pos.len() as f64;
+        let theta_y = v01.iter().sum::<f64>() / neg.len() as f64;
         let auc = r.auc();
-        let theta_y = v01.iter().sum::<f64>() / n;
-        // Self-check (the mean placement is the AUC from either class); a failure
-        // would be a bug here, not a property of the data.
-        let tol = 1e-9;
-        if (theta - auc).abs() > tol || (theta_y - auc).abs() > tol {
-            return Err(EvalError::InvalidArgument(format!(
-                "DeLong self-check failed: mean placements {theta}, {theta_y} differ from AUC {auc}"
-            )));
-        }
+        self_check(theta, theta_y, auc)?;
         Ok(Self {
             auc,
             theta,
@@ -64,6 +74,44 @@ impl Placements {
             v01,
         })
     }
+}
+
+/// DeLong AUC and variance of one classifier from its score groups alone: O(groups)
+/// after the sort, no per-case placements (cases in a group share their placement).
+/// The variance is `None` when m < 2 or n < 2.
+pub fn delong_single(r: &Ranked) -> Result<(f64, Option<f64>), EvalError> {
+    let (m, n) = (r.n_pos as f64, r.n_neg as f64);
+    // Two passes over the groups (mean, then squared deviations), placements computed
+    // on the fly: no per-case or per-group arrays.
+    let placements = || {
+        let (mut nb, mut pb) = (0u64, 0u64);
+        r.pos_count.iter().zip(&r.neg_count).map(move |(&p, &q)| {
+            let (p, q) = (p as u64, q as u64);
+            let x = (2 * nb + q) as f64 / (2.0 * n);
+            let y = 1.0 - (2 * pb + p) as f64 / (2.0 * m);
+            nb += q;
+            pb += p;
+            (p as f64, x, q as f64, y)
+        })
+    };
+    let (mut sx, mut sy) = (0.0, 0.0);
+    for (p, x, q, y) in placements() {
+        sx += p * x;
+        sy += q * y;
+    }
+    let (theta, theta_y) = (sx / m, sy / n);
+    self_check(theta, theta_y, r.auc())?;
+    if r.n_pos < 2 || r.n_neg < 2 {
+        return Ok((theta, None));
+    }
+    let (mut s10, mut s01) = (0.0, 0.0);
+    for (p, x, q, y) in placements() {
+        s10 += p * (x - theta) * (x - theta);
+        s01 += q * (y - theta) * (y - theta);
+    }
+    let s10 = s10 / (m - 1.0);
+    let s01 = s01 / (n - 1.0);
+    Ok((theta, Some(s10 / m + s01 / n)))
 }
 
 /// DeLong estimates for k classifiers scored on the same cases.
@@ -123,10 +171,20 @@ pub fn delong(labels: &[bool], scores: &[&[f64]]) -> Result<DeLong, EvalError> {
     if scores.is_empty() {
         return Err(EvalError::InvalidArgument("no classifier given".into()));
     }
+    if scores.len() == 1 {
+        let r = Ranked::new(labels, scores[0])?;
+        let (_, var) = delong_single(&r)?;
+        return Ok(DeLong {
+            n_pos: r.n_pos,
+            n_neg: r.n_neg,
+            aucs: vec![r.auc()],
+            covariance: var.map(|v| vec![v]),
+        });
+    }
     let mut pl = Vec::with_capacity(scores.len());
     for s in scores {
         let (pos, neg) = split(labels, s)?;
-        pl.push(Placements::new(&Ranked::from_split(&pos, &neg)?)?);
+        pl.push(Placements::new(&pos, &neg)?);
     }
     Ok(delong_from_placements(&pl))
 }

@@ -3,7 +3,7 @@
 use crate::EvalError;
 
 /// Scores of one classifier, sorted once and grouped into distinct values: everything
-/// the ROC curve, the AUC, the DeLong placements and the bootstrap need.
+/// the ROC curve, the AUC, the DeLong variance and the bootstrap need.
 #[derive(Debug, Clone)]
 pub struct Ranked {
     /// Number of positive cases (m).
@@ -16,10 +16,6 @@ pub struct Ranked {
     pub pos_count: Vec<u32>,
     /// Negatives per distinct score.
     pub neg_count: Vec<u32>,
-    /// Group (index into `values`) of each positive, in input order.
-    pub pos_group: Vec<u32>,
-    /// Group of each negative, in input order.
-    pub neg_group: Vec<u32>,
 }
 
 /// Rejects NaN scores and a mismatch of lengths; returns positives and negatives.
@@ -49,8 +45,27 @@ pub fn split(labels: &[bool], scores: &[f64]) -> Result<(Vec<f64>, Vec<f64>), Ev
 impl Ranked {
     /// Ranks cases given as labels (true = positive) and scores.
     pub fn new(labels: &[bool], scores: &[f64]) -> Result<Self, EvalError> {
-        let (pos, neg) = split(labels, scores)?;
-        Self::from_split(&pos, &neg)
+        if labels.len() != scores.len() {
+            return Err(EvalError::LengthMismatch {
+                what: "labels vs scores",
+                left: labels.len(),
+                right: scores.len(),
+            });
+        }
+        // Keys straight from the input, without an intermediate split copy.
+        let mut pk = Vec::with_capacity(scores.len());
+        let mut nk = Vec::with_capacity(scores.len());
+        for (index, (&l, &s)) in labels.iter().zip(scores).enumerate() {
+            if s.is_nan() {
+                return Err(EvalError::NanScore { index });
+            }
+            if l {
+                pk.push(order_key(s));
+            } else {
+                nk.push(order_key(s));
+            }
+        }
+        Self::from_keys(pk, nk)
     }
 
     /// Ranks cases given as the positives' and the negatives' scores.
@@ -64,55 +79,89 @@ impl Ranked {
         if let Some(i) = pos.iter().chain(neg).position(|s| s.is_nan()) {
             return Err(EvalError::NanScore { index: i });
         }
-        let m = pos.len();
-        let total = m + neg.len();
+        let total = pos.len() + neg.len();
         if total > u32::MAX as usize {
             return Err(EvalError::InvalidArgument(format!(
                 "{total} cases exceed the supported 2^32 − 1"
             )));
         }
-        // Adding 0.0 turns -0.0 into 0.0, so total_cmp (fast, NaN-free here) sees one value.
-        let mut keyed: Vec<(f64, u32)> = pos
-            .iter()
-            .chain(neg)
-            .enumerate()
-            .map(|(i, &s)| (s + 0.0, i as u32))
-            .collect();
-        keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let mut values = Vec::new();
-        let mut pos_count = Vec::new();
-        let mut neg_count = Vec::new();
-        let mut pos_group = vec![0u32; m];
-        let mut neg_group = vec![0u32; neg.len()];
-        let mut i = 0;
-        while i < keyed.len() {
-            let v = keyed[i].0;
-            let g = values.len() as u32;
-            let (mut cp, mut cn) = (0u32, 0u32);
-            while i < keyed.len() && keyed[i].0 == v {
-                let idx = keyed[i].1 as usize;
-                if idx < m {
-                    pos_group[idx] = g;
-                    cp += 1;
-                } else {
-                    neg_group[idx - m] = g;
-                    cn += 1;
-                }
+        Self::from_keys(
+            pos.iter().map(|&s| order_key(s)).collect(),
+            neg.iter().map(|&s| order_key(s)).collect(),
+        )
+    }
+
+    /// Groups the order keys of the positives and the negatives (non-empty, NaN-free).
+    fn from_keys(mut pk: Vec<u64>, mut nk: Vec<u64>) -> Result<Self, EvalError> {
+        if pk.is_empty() || nk.is_empty() {
+            return Err(EvalError::OneClass {
+                n_positive: pk.len(),
+                n_negative: nk.len(),
+            });
+        }
+        let total = pk.len() + nk.len();
+        if total > u32::MAX as usize {
+            return Err(EvalError::InvalidArgument(format!(
+                "{total} cases exceed the supported 2^32 − 1"
+            )));
+        }
+        // Each class sorted on its own (plain u64 keys: cache-friendly radix sort; on two
+        // threads when large), then one merge walk groups equal scores across classes.
+        if total >= 1 << 16 {
+            std::thread::scope(|sc| {
+                let h = sc.spawn(|| sort_keys(&mut pk));
+                sort_keys(&mut nk);
+                // A panic in the sort would be a bug; propagate it.
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            });
+        } else {
+            sort_keys(&mut pk);
+            sort_keys(&mut nk);
+        }
+        let mut values = Vec::with_capacity(pk.len() + nk.len());
+        let mut pos_count = Vec::with_capacity(pk.len() + nk.len());
+        let mut neg_count = Vec::with_capacity(pk.len() + nk.len());
+        let (mut i, mut j) = (0, 0);
+        while i < pk.len() || j < nk.len() {
+            let v = match (pk.get(i), nk.get(j)) {
+                (Some(&a), Some(&b)) => a.min(b),
+                (Some(&a), None) => a,
+                (None, Some(&b)) => b,
+                (None, None) => unreachable!(),
+            };
+            let i0 = i;
+            while i < pk.len() && pk[i] == v {
                 i += 1;
             }
-            values.push(v);
-            pos_count.push(cp);
-            neg_count.push(cn);
+            let j0 = j;
+            while j < nk.len() && nk[j] == v {
+                j += 1;
+            }
+            values.push(from_order_key(v));
+            pos_count.push((i - i0) as u32);
+            neg_count.push((j - j0) as u32);
         }
         Ok(Self {
-            n_pos: m,
-            n_neg: neg.len(),
+            n_pos: pk.len(),
+            n_neg: nk.len(),
             values,
             pos_count,
             neg_count,
-            pos_group,
-            neg_group,
         })
+    }
+
+    /// The group (index into `values`) of each score, in the given order; every score
+    /// must be one of this classifier's (as when `scores` are its positives or negatives).
+    pub fn groups_of(&self, scores: &[f64]) -> Vec<u32> {
+        let keys: Vec<u64> = self.values.iter().map(|&v| order_key(v)).collect();
+        scores
+            .iter()
+            .map(|&s| {
+                let k = order_key(s);
+                keys.binary_search(&k)
+                    .unwrap_or_else(|i| i.min(keys.len() - 1)) as u32
+            })
+            .collect()
     }
 
     /// The AUC: P[score(pos) > score(neg)] + ½ P[tie], from exact integer counts.
@@ -126,10 +175,86 @@ impl Ranked {
     }
 }
 
+/// Order-preserving map of a non-NaN score to u64; `-0.0` and `0.0` map to the same key.
+fn order_key(x: f64) -> u64 {
+    // Adding 0.0 turns -0.0 into 0.0.
+    let b = (x + 0.0).to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// Inverse of [`order_key`].
+fn from_order_key(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// Order keys of the scores, ascending: LSD radix sort on 11-bit digits (passes where
+/// every key has the same digit are skipped); a comparison sort for small inputs.
+fn sort_keys(v: &mut Vec<u64>) {
+    let n = v.len();
+    if n < 512 {
+        v.sort_unstable();
+        return;
+    }
+    // 11-bit digits: six passes cover 64 bits.
+    const BITS: usize = 11;
+    const PASSES: usize = 6;
+    const MASK: u64 = (1 << BITS) - 1;
+    let mut hist = vec![[0u32; 1 << BITS]; PASSES];
+    for &k in v.iter() {
+        for (d, h) in hist.iter_mut().enumerate() {
+            h[((k >> (BITS * d)) & MASK) as usize] += 1;
+        }
+    }
+    let mut buf = vec![0u64; n];
+    let mut in_buf = false;
+    let mut off = vec![0usize; 1 << BITS];
+    for (d, h) in hist.iter().enumerate() {
+        if h.iter().any(|&c| c as usize == n) {
+            continue;
+        }
+        let mut sum = 0;
+        for (o, &c) in off.iter_mut().zip(h.iter()) {
+            *o = sum;
+            sum += c as usize;
+        }
+        let (src, dst) = if in_buf {
+            (&buf[..], &mut v[..])
+        } else {
+            (&v[..], &mut buf[..])
+        };
+        for &k in src {
+            let b = ((k >> (BITS * d)) & MASK) as usize;
+            dst[off[b]] = k;
+            off[b] += 1;
+        }
+        in_buf = !in_buf;
+    }
+    if in_buf {
+        *v = buf;
+    }
+}
+
 /// AUC from per-group counts (groups ascending by score); the numerator
 /// Σ p_g (2·negatives below + n_g) is an exact integer, divided once.
 pub(crate) fn auc_from_counts(pos: &[u32], neg: &[u32], m: usize, n: usize) -> f64 {
     let mut below: u64 = 0;
+    if (m as u128) * (n as u128) < (1u128 << 61) {
+        // The numerator is at most 2mn: u64 is exact and faster than u128.
+        let mut num: u64 = 0;
+        for (&p, &q) in pos.iter().zip(neg) {
+            num += p as u64 * (2 * below + q as u64);
+            below += q as u64;
+        }
+        return num as f64 / (2.0 * m as f64 * n as f64);
+    }
     let mut num: u128 = 0;
     for (&p, &q) in pos.iter().zip(neg) {
         num += p as u128 * (2 * below + q as u64) as u128;
@@ -288,6 +413,57 @@ mod tests {
         assert!((c.trapezoid_auc() - a).abs() < 1e-15);
         assert_eq!(c.points.last().unwrap().sensitivity, 1.0);
         assert_eq!(c.points.last().unwrap().specificity, 0.0);
+    }
+
+    #[test]
+    fn order_key_sorts_like_total_order_and_round_trips() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e308,
+            -1.5,
+            -5e-324,
+            0.0,
+            5e-324,
+            1e-300,
+            2.0,
+            1e308,
+            f64::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(order_key(w[0]) < order_key(w[1]), "{} {}", w[0], w[1]);
+        }
+        for &x in &xs {
+            assert_eq!(from_order_key(order_key(x)), x);
+        }
+        assert_eq!(order_key(-0.0), order_key(0.0));
+    }
+
+    #[test]
+    fn radix_sort_matches_comparison_sort() {
+        // Deterministic pseudo-random scores with many ties, above the radix cut-off.
+        let mut x: u64 = 12345;
+        let v: Vec<f64> = (0..5000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 40) % 700) as f64 / 3.0 - 117.0
+            })
+            .collect();
+        let mut w: Vec<u64> = v.iter().map(|&s| order_key(s)).collect();
+        let mut r = w.clone();
+        w.sort_unstable();
+        sort_keys(&mut r);
+        assert_eq!(r, w);
+    }
+
+    #[test]
+    fn groups_of_finds_each_score() {
+        let labels = [true, false, true, false, true];
+        let scores = [0.5, -0.0, 2.0, 0.5, 0.0];
+        let r = Ranked::new(&labels, &scores).unwrap();
+        assert_eq!(r.values, vec![0.0, 0.5, 2.0]);
+        assert_eq!(r.groups_of(&[2.0, 0.5, -0.0]), vec![2, 1, 0]);
     }
 
     #[test]

@@ -115,6 +115,17 @@ fn binary_cases_match_proc() {
         match num(&row["var_a"]) {
             Some(g) => {
                 close_rel(case, "var_a", d.variance(0).unwrap(), g, 1e-9);
+                // The one-classifier path works from score groups only.
+                let single = delong(&c.labels, &[&c.a]).unwrap();
+                close_rel(case, "var_a (single)", single.variance(0).unwrap(), g, 1e-9);
+                let ci1 = single.ci(0, 0.95).unwrap();
+                close_abs(
+                    case,
+                    "ci_lo (single)",
+                    ci1[0],
+                    num(&row["ci_a_lo"]).unwrap(),
+                    1e-12,
+                );
                 close_rel(
                     case,
                     "var_b",
@@ -135,6 +146,11 @@ fn binary_cases_match_proc() {
             }
             None => {
                 assert_eq!(d.variance(0), None, "{case}: variance should be undefined");
+                assert_eq!(
+                    delong(&c.labels, &[&c.a]).unwrap().variance(0),
+                    None,
+                    "{case}"
+                );
                 assert_eq!(d.ci(0, 0.95), None, "{case}");
             }
         }

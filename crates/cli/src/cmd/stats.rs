@@ -106,6 +106,9 @@ pub struct MulticlassArgs {
     /// The label value of each --prob column, in the same order (optional).
     #[arg(long = "class", value_name = "LABEL")]
     pub classes: Vec<String>,
+    /// Write the ROC curves of every pair of classes, both directions (.svg or .png).
+    #[arg(long, value_name = "OUT.svg")]
+    pub plot: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -590,6 +593,36 @@ fn multiclass(a: MulticlassArgs) -> anyhow::Result<()> {
         .map(|c| cols.scores(c))
         .collect::<anyhow::Result<_>>()?;
     let r = hand_till(&class_of, &probs).map_err(|e| anyhow!("{}: {e}", cols.path))?;
+    if let Some(out) = &a.plot {
+        // One curve per ordered pair: class i's probability, i (positive) against j.
+        let mut curves = Vec::new();
+        for p in &r.pairwise {
+            for (pos, neg, auc) in [(p.i, p.j, p.auc_i_vs_j), (p.j, p.i, p.auc_j_vs_i)] {
+                let mut sp = Vec::new();
+                let mut sn = Vec::new();
+                for (s, &c) in class_of.iter().enumerate() {
+                    if c == pos {
+                        sp.push(probs[pos][s]);
+                    } else if c == neg {
+                        sn.push(probs[pos][s]);
+                    }
+                }
+                let curve = Ranked::from_split(&sp, &sn)?.curve();
+                curves.push((format!("{} vs {}", classes[pos], classes[neg]), curve, auc));
+            }
+        }
+        let plotted: Vec<PlotCurve> = curves
+            .iter()
+            .map(|(name, curve, auc)| PlotCurve {
+                name: name.clone(),
+                curve,
+                auc: *auc,
+                ci: None,
+            })
+            .collect();
+        let title = format!("Pairwise ROC (mean pairwise AUC {:.3})", r.mean_pairwise);
+        write_roc(out, &title, &plotted).with_context(|| format!("writing {}", out.display()))?;
+    }
     if a.json {
         let pairwise: Vec<Value> = r
             .pairwise
