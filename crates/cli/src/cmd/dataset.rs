@@ -80,3 +80,23 @@ fn validate(a: ValidateArgs) -> anyhow::Result<()> {
     }
     anyhow::bail!("{}: {} problem(s)", a.manifest.display(), problems.len())
 }
+
+/// Reads a manifest and validates it (images opened unless `check_images` is off);
+/// any problem fails with every problem listed as `file:line: problem` on stderr.
+pub fn load_validated(path: &std::path::Path, check_images: bool) -> anyhow::Result<Manifest> {
+    let (m, mut problems) = Manifest::read_lenient(path).map_err(flat)?;
+    let origins = validate::origins_of(&m, path);
+    problems.extend(
+        validate::validate(&m, &origins, ValidateOptions { check_images })
+            .into_iter()
+            .map(|p| p.problem),
+    );
+    if problems.is_empty() {
+        return Ok(m);
+    }
+    problems.sort_by_key(|p| p.line);
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    anyhow::bail!("{}: {} problem(s)", path.display(), problems.len())
+}

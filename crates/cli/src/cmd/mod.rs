@@ -8,3 +8,18 @@ pub mod preprocess;
 pub mod split;
 pub mod stats;
 pub mod synth;
+
+/// A progress bar on stderr, hidden when stderr is not a terminal (logs, CI).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} {{elapsed_precise}} (eta {{eta}})");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
