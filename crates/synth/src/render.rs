@@ -724,3 +724,68 @@ pub fn render(cfg: &SynthConfig, p: &PatientPlan, lat: Laterality, view: View) -
         lesion,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::plan;
+
+    /// Every finding lands inside the breast, clear of the skin and the muscle.
+    #[test]
+    fn findings_are_placed_inside_the_breast_and_off_the_muscle() {
+        let cfg = SynthConfig {
+            patients: 40,
+            size: 256,
+            class_mix: [0.0, 1.0, 1.0],
+            ..SynthConfig::default()
+        };
+        let (w, h) = (cfg.width(), cfg.size);
+        for p in plan(&cfg) {
+            let l = p.lesion.as_ref().unwrap();
+            for view in View::BOTH {
+                let mut rng = ChaCha8Rng::seed_from_u64(p.index as u64 * 2 + view as u64);
+                let geom =
+                    Geometry::new(p.breast(l.laterality), view, w as f64, h as f64, &mut rng);
+                assert_eq!(geom.pectoral.is_some(), view == View::MLO);
+                // Distance to the skin along x (the direction the breast extends
+                // from the chest wall): a simple stand-in for the renderer's estimate.
+                let edge: Vec<f64> = (0..h)
+                    .map(|y| {
+                        (0..w)
+                            .map(|k| k as f64 + 0.5)
+                            .find(|&xx| geom.rho(xx, y as f64 + 0.5) >= 1.0)
+                            .unwrap_or(w as f64)
+                    })
+                    .collect();
+                let dist: Vec<f64> = (0..w * h)
+                    .map(|i| edge[i / w] - ((i % w) as f64 + 0.5))
+                    .collect();
+                let mut g = vec![0.0; w * h];
+                let mut a = vec![0.0; w * h];
+                let tex = vec![0.0f32; w * h];
+                let s = draw_lesion(l, &geom, &dist, &tex, &mut g, &mut a, w, h, &mut rng);
+                assert!(geom.rho(s.x, s.y_from_top) < 1.0, "{} {view:?}", p.id);
+                assert!(
+                    s.x > geom.pectoral_extent(s.y_from_top) + 0.5 * l.radius,
+                    "{} {view:?}: in the muscle",
+                    p.id
+                );
+                // Something was drawn, and centred on the recorded spot.
+                let total: f64 = g.iter().chain(&a).sum();
+                assert!(total > 0.0, "{} {view:?}", p.id);
+            }
+        }
+    }
+
+    #[test]
+    fn blur_keeps_the_mean_and_spreads_a_point() {
+        let (w, h) = (21, 21);
+        let mut img = vec![0.0; w * h];
+        img[10 * w + 10] = 1.0;
+        gaussian_blur(&mut img, w, h, 1.5);
+        let sum: f64 = img.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        assert!(img[10 * w + 10] < 0.1 && img[10 * w + 11] > 0.0);
+        assert!((img[10 * w + 9] - img[10 * w + 11]).abs() < 1e-12);
+    }
+}
