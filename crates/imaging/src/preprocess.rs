@@ -6,8 +6,10 @@
 //! The pipeline of [`preprocess`], in order:
 //! 1. **Crop** (optional, [`PreprocessConfig::crop`]): Otsu threshold of the full-depth
 //!    histogram, largest 8-connected component of the thresholded image (computed on a
-//!    block-reduced copy, long side ≤ 512), its bounding box. Film labels and markers
-//!    are separate components and fall outside the box unless they touch the breast.
+//!    block-reduced copy, long side ≤ 512), dilated by two blocks; the image is cut to
+//!    its bounding box and everything outside the component is set to the background
+//!    (the image minimum). Film labels and markers are separate components, so they
+//!    are removed even inside the box, unless they touch the breast.
 //! 2. **Histogram equalization** on the full bit depth ([`equalize_lut`]): the CDF of
 //!    all values of the (cropped) image mapped to 0..=255, OpenCV's `equalizeHist`
 //!    formula generalised to 16 bits. On 8-bit input it equals `cv2.equalizeHist`.
@@ -168,15 +170,18 @@ pub fn preprocess(
             img.height
         )));
     }
-    let region = if cfg.crop {
-        breast_region(img)
-    } else {
-        Rect {
-            x: 0,
-            y: 0,
-            width: img.width,
-            height: img.height,
+    let masked;
+    let (img, region, source_region) = if cfg.crop {
+        match breast_mask(img) {
+            Some(m) => {
+                masked = m.apply(img);
+                let r = m.region;
+                (&masked, whole(&masked), r)
+            }
+            None => (img, whole(img), whole(img)),
         }
+    } else {
+        (img, whole(img), whole(img))
     };
     let lut = if cfg.equalize {
         equalize_lut(img, region)
@@ -239,7 +244,7 @@ pub fn preprocess(
             height: size,
             data,
         },
-        region,
+        region: source_region,
         flipped,
     })
 }
@@ -435,19 +440,66 @@ pub fn otsu_threshold(hist: &[u32]) -> usize {
     best_t
 }
 
-/// The bounding box of the breast: Otsu threshold of the full-depth histogram, then
-/// the largest 8-connected component of `value > threshold`. Computed on a copy
-/// reduced by block means so the long side is at most 512 (labels and markers are
-/// still separate components at that scale), and scaled back, enlarged by one block
-/// on each side. Returns the whole image when nothing is above the threshold.
-pub fn breast_region(img: &Gray16) -> Rect {
-    let whole = Rect {
+/// The whole of an image as a [`Rect`].
+fn whole(img: &Gray16) -> Rect {
+    Rect {
         x: 0,
         y: 0,
         width: img.width,
         height: img.height,
-    };
-    let t = otsu_threshold(&histogram(img, whole));
+    }
+}
+
+/// Where the breast is: a block-level mask of the largest bright component and its
+/// bounding box in pixels.
+#[derive(Debug, Clone)]
+pub struct BreastMask {
+    /// Bounding box of the breast, in pixels (enlarged by the dilation).
+    pub region: Rect,
+    block: usize,
+    bw: usize,
+    keep: Vec<bool>,
+}
+
+impl BreastMask {
+    /// The region of `img` with every pixel outside the breast component set to the
+    /// image's minimum (the background, which equalization maps to 0): film labels
+    /// and markers inside the bounding box are removed too.
+    pub fn apply(&self, img: &Gray16) -> Gray16 {
+        let r = self.region;
+        let bg = img.data.iter().copied().min().unwrap_or(0);
+        let mut data = Vec::with_capacity(r.width * r.height);
+        for y in r.y..r.y + r.height {
+            let row = &img.data[y * img.width + r.x..][..r.width];
+            let keep_row = &self.keep[(y / self.block) * self.bw..][..self.bw];
+            for (i, &v) in row.iter().enumerate() {
+                data.push(if keep_row[(r.x + i) / self.block] {
+                    v
+                } else {
+                    bg
+                });
+            }
+        }
+        Gray16 {
+            width: r.width,
+            height: r.height,
+            max_value: img.max_value,
+            data,
+        }
+    }
+}
+
+/// Blocks of dilation around the breast component, so that the skin line (darker
+/// than the threshold in block means) is kept.
+const MASK_DILATION: usize = 2;
+
+/// Finds the breast: Otsu threshold of the full-depth histogram, then the largest
+/// 8-connected component of `value > threshold`, dilated by two blocks. Computed on a
+/// copy reduced by block means so the long side is at most 512 (labels and markers
+/// are still separate components at that scale). `None` when nothing is above the
+/// threshold.
+pub fn breast_mask(img: &Gray16) -> Option<BreastMask> {
+    let t = otsu_threshold(&histogram(img, whole(img)));
     let block = img.width.max(img.height).div_ceil(512).max(1);
     let (bw, bh) = (img.width.div_ceil(block), img.height.div_ceil(block));
     // Block means, then threshold.
@@ -466,37 +518,65 @@ pub fn breast_region(img: &Gray16) -> Rect {
         .zip(&counts)
         .map(|(&s, &c)| s as f64 / c.max(1) as f64 > t as f64)
         .collect();
-    let Some((x0, y0, x1, y1)) = largest_component(&mask, bw, bh) else {
-        return whole;
-    };
-    let x = (x0.saturating_sub(1)) * block;
-    let y = (y0.saturating_sub(1)) * block;
-    let xe = ((x1 + 2) * block).min(img.width);
-    let ye = ((y1 + 2) * block).min(img.height);
-    Rect {
-        x,
-        y,
-        width: xe - x,
-        height: ye - y,
+    let comp = largest_component(&mask, bw, bh)?;
+    // Dilate (square structuring element) and take the bounding box.
+    let d = MASK_DILATION as isize;
+    let mut keep = vec![false; bw * bh];
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for by in 0..bh {
+        for bx in 0..bw {
+            if !comp[by * bw + bx] {
+                continue;
+            }
+            for ny in (by as isize - d).max(0)..=(by as isize + d).min(bh as isize - 1) {
+                for nx in (bx as isize - d).max(0)..=(bx as isize + d).min(bw as isize - 1) {
+                    let (nx, ny) = (nx as usize, ny as usize);
+                    keep[ny * bw + nx] = true;
+                    (x0, y0, x1, y1) = (x0.min(nx), y0.min(ny), x1.max(nx), y1.max(ny));
+                }
+            }
+        }
     }
+    let x = x0 * block;
+    let y = y0 * block;
+    let xe = ((x1 + 1) * block).min(img.width);
+    let ye = ((y1 + 1) * block).min(img.height);
+    Some(BreastMask {
+        region: Rect {
+            x,
+            y,
+            width: xe - x,
+            height: ye - y,
+        },
+        block,
+        bw,
+        keep,
+    })
 }
 
-/// Bounding box (x0, y0, x1, y1 inclusive) of the largest 8-connected `true` component.
-fn largest_component(mask: &[bool], w: usize, h: usize) -> Option<(usize, usize, usize, usize)> {
-    let mut seen = vec![false; mask.len()];
-    let mut best: Option<(usize, (usize, usize, usize, usize))> = None;
+/// The bounding box of the breast ([`breast_mask`]), or the whole image when no
+/// breast is found.
+pub fn breast_region(img: &Gray16) -> Rect {
+    breast_mask(img).map_or_else(|| whole(img), |m| m.region)
+}
+
+/// Membership mask of the largest 8-connected `true` component (`None`: no `true`).
+fn largest_component(mask: &[bool], w: usize, h: usize) -> Option<Vec<bool>> {
+    let mut label = vec![0u32; mask.len()];
+    let mut best: Option<(usize, u32)> = None;
     let mut stack = Vec::new();
+    let mut next = 0u32;
     for start in 0..mask.len() {
-        if !mask[start] || seen[start] {
+        if !mask[start] || label[start] != 0 {
             continue;
         }
-        seen[start] = true;
+        next += 1;
+        label[start] = next;
         stack.push(start);
-        let (mut n, mut bb) = (0usize, (usize::MAX, usize::MAX, 0usize, 0usize));
+        let mut n = 0usize;
         while let Some(p) = stack.pop() {
             n += 1;
             let (x, y) = (p % w, p / w);
-            bb = (bb.0.min(x), bb.1.min(y), bb.2.max(x), bb.3.max(y));
             for dy in -1isize..=1 {
                 for dx in -1isize..=1 {
                     let (nx, ny) = (x as isize + dx, y as isize + dy);
@@ -504,18 +584,19 @@ fn largest_component(mask: &[bool], w: usize, h: usize) -> Option<(usize, usize,
                         continue;
                     }
                     let q = ny as usize * w + nx as usize;
-                    if mask[q] && !seen[q] {
-                        seen[q] = true;
+                    if mask[q] && label[q] == 0 {
+                        label[q] = next;
                         stack.push(q);
                     }
                 }
             }
         }
         if best.is_none_or(|(m, _)| n > m) {
-            best = Some((n, bb));
+            best = Some((n, next));
         }
     }
-    best.map(|(_, bb)| bb)
+    let (_, id) = best?;
+    Some(label.iter().map(|&l| l == id).collect())
 }
 
 /// The mean of a set of preprocessed images (the training part only: the caller
@@ -817,6 +898,32 @@ mod tests {
         let corner = |g: &Gray8| g.data[3 * 64 + 44] as u32;
         assert!(corner(&plain.image) > 200);
         assert_eq!(corner(&out.image), 0);
+    }
+
+    #[test]
+    fn crop_masks_a_marker_inside_the_bounding_box() {
+        // Breast: half-disc of radius 320 centred on (0, 400). A marker at
+        // x 270..300, y 130..160 lies inside the breast's bounding box but ~40 px
+        // outside the breast itself.
+        let mut img = breast(600, 800, true);
+        for y in 130..160 {
+            for x in 270..300 {
+                img.data[y * 600 + x] = 60_000;
+            }
+        }
+        let m = breast_mask(&img).unwrap();
+        let r = m.region;
+        assert!(r.x <= 270 && r.x + r.width >= 300 && r.y <= 130, "{r:?}");
+        let cut = m.apply(&img);
+        let at = |g: &Gray16, x: usize, y: usize| g.data[(y - r.y) * g.width + (x - r.x)];
+        assert_eq!(at(&cut, 285, 145), 0, "marker kept");
+        assert_eq!(
+            at(&cut, 100, 400),
+            img.data[400 * 600 + 100],
+            "breast changed"
+        );
+        // Skin line: the breast's last pixels on the row through the centre survive.
+        assert_eq!(at(&cut, 318, 400), img.data[400 * 600 + 318]);
     }
 
     #[test]
