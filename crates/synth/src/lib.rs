@@ -14,7 +14,16 @@
 //!
 //! Determinism: patient plans come from `(seed, site, patient)` streams and each
 //! image from its own `(seed, site, patient, laterality, view)` ChaCha8 stream, so the
-//! bytes written do not depend on the number of threads or the order of work.
+//! bytes written do not depend on the number of threads or the order of work. (They
+//! are identical across runs and thread counts of one build on one platform; the last
+//! bits of libm's `powf`/`exp` may differ between platforms.)
+//!
+//! Columns: `site` (`digital` or `film`), `finding` (`none`, `spiculated_mass`,
+//! `irregular_mass`, `pleomorphic_calcifications`, `circumscribed_mass`,
+//! `coarse_calcifications`, `focal_asymmetry`), `density` (BI-RADS-like letter a–d of
+//! the patient's fibroglandular fraction), `x`, `y_from_top`, `radius` (pixels: centre
+//! column, centre row from the top, radius of the region holding the finding; empty
+//! for images without one).
 //!
 //! Orientation follows the film/DICOM convention of DDSM and most FFDM: the chest wall
 //! is at the left edge for left breasts and at the right edge for right breasts; the
