@@ -4,6 +4,10 @@
 //! (a patient with a malignant and a negative breast counts in both rows);
 //! `patients_most_severe` counts each patient once, under their most severe label —
 //! the stratum used by splits — so that column sums to the patient total.
+//!
+//! When the manifest has a `dataset` column (several sources in one manifest, as in the
+//! study's FFDM + DDSM experiments), one row per dataset is added, as in the study's
+//! dataset table: patients, images, and images per label.
 
 use crate::{Label, Manifest};
 use serde::Serialize;
@@ -34,6 +38,20 @@ pub struct Summary {
     pub views: BTreeMap<String, usize>,
     /// Images per laterality (`unknown` when empty).
     pub laterality: BTreeMap<String, usize>,
+    /// Per value of the `dataset` column, when the manifest has one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, DatasetRow>,
+}
+
+/// One dataset's row of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetRow {
+    /// Distinct patients.
+    pub patients: usize,
+    /// Images.
+    pub images: usize,
+    /// Images per label.
+    pub labels: BTreeMap<Label, usize>,
 }
 
 impl Summary {
@@ -75,12 +93,37 @@ impl Summary {
                 )
             })
             .collect();
+        let mut datasets: BTreeMap<String, (BTreeSet<&str>, DatasetRow)> = BTreeMap::new();
+        if m.extra_columns.iter().any(|c| c == "dataset") {
+            for r in &m.records {
+                let name = m.extra(r, "dataset").unwrap_or("");
+                let e = datasets.entry(or_unknown(name)).or_insert_with(|| {
+                    let row = DatasetRow {
+                        patients: 0,
+                        images: 0,
+                        labels: Label::ALL.iter().map(|&l| (l, 0)).collect(),
+                    };
+                    (BTreeSet::new(), row)
+                });
+                e.0.insert(&r.patient_id);
+                e.1.images += 1;
+                *e.1.labels.entry(r.label).or_default() += 1;
+            }
+        }
+        let datasets = datasets
+            .into_iter()
+            .map(|(k, (p, mut row))| {
+                row.patients = p.len();
+                (k, row)
+            })
+            .collect();
         Summary {
             images: m.records.len(),
             patients: worst.len(),
             labels,
             views,
             laterality,
+            datasets,
         }
     }
 
@@ -115,6 +158,25 @@ impl Summary {
         };
         let _ = writeln!(s, "views: {}", join(&self.views));
         let _ = writeln!(s, "laterality: {}", join(&self.laterality));
+        if !self.datasets.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n{:<20} {:>8} {:>8} {:>9} {:>7} {:>10}",
+                "dataset", "patients", "images", "negative", "benign", "malignant"
+            );
+            for (name, d) in &self.datasets {
+                let _ = writeln!(
+                    s,
+                    "{:<20} {:>8} {:>8} {:>9} {:>7} {:>10}",
+                    name,
+                    d.patients,
+                    d.images,
+                    d.labels[&Label::Negative],
+                    d.labels[&Label::Benign],
+                    d.labels[&Label::Malignant]
+                );
+            }
+        }
         s
     }
 }
@@ -154,5 +216,38 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["labels"]["negative"]["images"], 2);
         assert!(s.table().contains("total             4         3"));
+        assert!(s.datasets.is_empty());
+        assert!(json.get("datasets").is_none());
+    }
+
+    #[test]
+    fn rows_per_dataset() {
+        let rec = |p: &str, l: Label, d: &str| Record {
+            image: format!("{p}{l}{d}.png"),
+            patient_id: p.into(),
+            laterality: String::new(),
+            view: "MLO".into(),
+            label: l,
+            extra: vec![d.into()],
+            line: 0,
+        };
+        let m = Manifest {
+            extra_columns: vec!["dataset".into()],
+            records: vec![
+                rec("a", Label::Malignant, "ddsm"),
+                rec("a", Label::Negative, "ddsm"),
+                rec("b", Label::Benign, "ffdm"),
+                rec("c", Label::Benign, "ffdm"),
+            ],
+            ..Manifest::default()
+        };
+        let s = Summary::of(&m);
+        let ddsm = &s.datasets["ddsm"];
+        assert_eq!((ddsm.patients, ddsm.images), (1, 2));
+        assert_eq!(ddsm.labels[&Label::Malignant], 1);
+        assert_eq!(s.datasets["ffdm"].labels[&Label::Benign], 2);
+        assert!(s
+            .table()
+            .contains("ffdm                        2        2         0       2          0"));
     }
 }

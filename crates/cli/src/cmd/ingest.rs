@@ -92,9 +92,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let kept = validate::drop_bad(&got.manifest, &checked);
+    if args.skip_bad {
+        // Written first, so the user learns why even when nothing is left.
+        let dropped = validate::dropped_path(&args.output);
+        validate::write_dropped(&dropped, &problems).map_err(flat)?;
+        eprintln!(
+            "dropped {} problem row(s), listed in {}",
+            problems.len(),
+            dropped.display()
+        );
+    }
     if kept.records.is_empty() {
         anyhow::bail!(
-            "{}: no valid images; nothing written",
+            "{}: no valid images; manifest not written",
             args.source.display()
         );
     }
@@ -112,14 +122,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.patients,
         counts.join(", ")
     );
-    if args.skip_bad {
-        let dropped = validate::dropped_path(&args.output);
-        validate::write_dropped(&dropped, &problems).map_err(flat)?;
-        println!(
-            "dropped {} problem row(s), listed in {}",
-            problems.len(),
-            dropped.display()
-        );
-    }
     Ok(())
 }
