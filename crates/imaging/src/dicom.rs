@@ -8,7 +8,7 @@
 
 use crate::voi::{self, Voi, VoiFunction};
 use crate::{check_dimensions, Decoded, Format, Gray16, ImageError, ImageInfo};
-use crate::{jpeg_turbo, rle};
+use crate::{j2k, jpeg_turbo, rle};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -383,6 +383,14 @@ fn voi_of(obj: &DefaultDicomObject, signed_input: bool) -> Voi {
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+/// JPEG 2000 lossless/lossy and HTJ2K (lossless, RPCL, lossy).
+const JPEG_2000: [&str; 5] = [
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+];
 const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
@@ -459,6 +467,14 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
             pm.cols,
             pm.samples,
             pm.bits_allocated as usize / 8,
+        )?;
+        &owned_px
+    } else if JPEG_2000.contains(&ts) && pm.samples == 1 {
+        owned_px = j2k::decode_gray(
+            &frame0_fragment_bytes(&obj)?,
+            pm.rows,
+            pm.cols,
+            pm.bits_allocated,
         )?;
         &owned_px
     } else if ts == JPEG_EXTENDED {
@@ -698,7 +714,7 @@ fn scan_dataset(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), 
             if !(is_seq || pixel || c.explicit) {
                 return Err(c.err("undefined length"));
             }
-            scan_items(c, None, depth + 1)?;
+            scan_items(c, None, depth + 1, pixel)?;
         } else {
             let l = len as usize;
             if l > c.remaining() {
@@ -709,7 +725,7 @@ fn scan_dataset(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), 
             }
             if is_seq {
                 let stop = c.pos + l;
-                scan_items(c, Some(stop), depth + 1)?;
+                scan_items(c, Some(stop), depth + 1, false)?;
                 c.pos = stop;
             } else {
                 c.pos += l;
@@ -718,8 +734,14 @@ fn scan_dataset(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), 
     }
 }
 
-/// Walks the items of a sequence (or the fragments of encapsulated pixel data).
-fn scan_items(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), ImageError> {
+/// Walks the items of a sequence, each a nested data set, or the fragments of
+/// encapsulated pixel data (`fragments`), whose content is opaque.
+fn scan_items(
+    c: &mut Cursor,
+    end: Option<usize>,
+    depth: usize,
+    fragments: bool,
+) -> Result<(), ImageError> {
     loop {
         if let Some(e) = end {
             if c.pos >= e {
@@ -737,7 +759,7 @@ fn scan_items(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), Im
         c.pos += 8;
         match elem {
             0xE0DD => return Ok(()),
-            0xE000 if len == UNDEFINED => scan_dataset(c, None, depth + 1)?,
+            0xE000 if len == UNDEFINED && !fragments => scan_dataset(c, None, depth + 1)?,
             0xE000 => {
                 let l = len as usize;
                 if l > c.remaining() {
@@ -746,18 +768,17 @@ fn scan_items(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), Im
                         c.remaining()
                     )));
                 }
-                // Item content is either a nested data set or a pixel fragment; both
-                // are bounded by this length, and a nested data set's own elements
-                // are bounded by the bytes left in the file, so walk it when it
-                // parses as one and otherwise treat it as opaque bytes.
                 let stop = c.pos + l;
-                let mut inner = Cursor {
-                    b: &c.b[..stop],
-                    pos: c.pos,
-                    explicit: c.explicit,
-                    big_endian: c.big_endian,
-                };
-                let _ = scan_dataset(&mut inner, Some(stop), depth + 1);
+                if !fragments {
+                    // A nested data set: its elements must fit inside the item.
+                    let mut inner = Cursor {
+                        b: &c.b[..stop],
+                        pos: c.pos,
+                        explicit: c.explicit,
+                        big_endian: c.big_endian,
+                    };
+                    scan_dataset(&mut inner, Some(stop), depth + 1)?;
+                }
                 c.pos = stop;
             }
             _ => return Err(c.err("sequence item")),

@@ -12,6 +12,7 @@
 pub mod dicom;
 mod error;
 mod image;
+mod j2k;
 mod jpeg_turbo;
 pub mod pgm;
 pub mod pngio;
