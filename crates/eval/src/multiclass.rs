@@ -100,9 +100,9 @@ pub fn hand_till(classes: &[usize], probs: &[Vec<f64>]) -> Result<MulticlassAuc,
     }
     let mean_pairwise = pairwise.iter().map(|p| p.auc).sum::<f64>() / pairwise.len() as f64;
     let mut ovr = Vec::with_capacity(k);
-    for c in 0..k {
+    for (c, col) in probs.iter().enumerate() {
         let labels: Vec<bool> = classes.iter().map(|&x| x == c).collect();
-        ovr.push(Ranked::new(&labels, &probs[c])?.auc());
+        ovr.push(Ranked::new(&labels, col)?.auc());
     }
     let ovr_macro = ovr.iter().sum::<f64>() / k as f64;
     Ok(MulticlassAuc {
