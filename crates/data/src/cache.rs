@@ -2,7 +2,8 @@
 //! stored in one memory-mapped file so that training never decodes an image twice.
 //!
 //! One file per (manifest, settings), named by a key that hashes both: the cache
-//! format version, the serialized [`PreprocessConfig`], and for every record in order
+//! format version, the preprocessing version
+//! ([`imaging::preprocess::PREPROCESS_VERSION`]), the serialized [`PreprocessConfig`], and for every record in order
 //! its image path as written, its resolved path, its laterality (used by the
 //! laterality flip), and the image file's size and modification time. Change any of
 //! them (edit a setting, touch or replace an image, reorder the manifest) and the key
@@ -33,8 +34,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-/// Version of the file layout and of the preprocessing semantics; bump it when either
-/// changes so that old caches are rebuilt.
+/// Version of the file layout; bump it when the layout changes so that old caches are
+/// rebuilt (preprocessing changes bump `imaging::preprocess::PREPROCESS_VERSION`).
 pub const CACHE_FORMAT_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"MRCACHE\0";
 const HEADER: usize = 64;
@@ -233,6 +234,7 @@ pub fn cache_key(manifest: &Manifest, cfg: &PreprocessConfig) -> Result<[u8; 32]
     let mut h = Sha256::new();
     h.update(b"mammorecall preprocessed cache\0");
     h.update(CACHE_FORMAT_VERSION.to_le_bytes());
+    h.update(imaging::preprocess::PREPROCESS_VERSION.to_le_bytes());
     let settings = serde_json::to_vec(cfg).map_err(|e| DataError::Invalid(e.to_string()))?;
     h.update((settings.len() as u64).to_le_bytes());
     h.update(&settings);

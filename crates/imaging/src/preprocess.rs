@@ -34,6 +34,10 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
+/// Version of the preprocessing's semantics. Caches hash it: bump it whenever a change
+/// alters the output pixels for the same settings.
+pub const PREPROCESS_VERSION: u32 = 2;
+
 /// How a non-square image becomes square.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
