@@ -403,3 +403,54 @@ fn ddsm_normals_through_the_csv_format() {
     assert_eq!(s.laterality["R"], 66);
     assert_eq!(s.views["MLO"], 66);
 }
+
+#[test]
+fn mias_images_next_to_info_txt_or_in_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The distribution's own layout: PGMs next to Info.txt; one PNG in images/.
+    let mut pgm = b"P5\n4 4\n255\n".to_vec();
+    pgm.extend(0..16u8);
+    std::fs::write(dir.join("mdb001.pgm"), &pgm).unwrap();
+    std::fs::create_dir(dir.join("images")).unwrap();
+    let img = imaging::Gray8 {
+        width: 4,
+        height: 4,
+        data: vec![7; 16],
+    };
+    imaging::pngio::write_png8(&dir.join("images/mdb002.png"), &img).unwrap();
+    let info = dir.join("Info.txt");
+    std::fs::write(
+        &info,
+        "MIAS header\n\nmdb001 G CIRC B 535 425 197\nmdb002 G NORM \nmdb003 D SPIC M 10 20 30\n",
+    )
+    .unwrap();
+    let got = ingest::ingest(Format::Mias, &info, &opts(dir)).unwrap();
+    let images: Vec<&str> = got
+        .manifest
+        .records
+        .iter()
+        .map(|r| r.image.as_str())
+        .collect();
+    assert_eq!(
+        images,
+        vec!["mdb001.pgm", "images/mdb002.png", "mdb003.pgm"]
+    );
+    let patients: Vec<&str> = got
+        .manifest
+        .records
+        .iter()
+        .map(|r| r.patient_id.as_str())
+        .collect();
+    assert_eq!(patients, vec!["mias_p001", "mias_p001", "mias_p002"]);
+    let p = validate::validate(&got.manifest, &got.origins, ValidateOptions::default());
+    let lines: Vec<String> = p.iter().map(|p| p.problem.to_string()).collect();
+    assert_eq!(
+        lines,
+        vec![format!(
+            "{}:5: missing image '{}'",
+            info.display(),
+            dir.join("mdb003.pgm").display()
+        )]
+    );
+}
