@@ -8,7 +8,12 @@ mod cmd;
 
 /// Sort screening mammograms into negative, recalled-benign and malignant.
 #[derive(Parser)]
-#[command(name = "mammorecall", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mammorecall",
+    version,
+    about = "Sort screening mammograms into negative, recalled-benign and malignant: decode, curate, split, preprocess, evaluate",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
