@@ -115,8 +115,9 @@ impl Default for SynthConfig {
     }
 }
 
-/// Smallest and largest accepted long side.
-pub const SIZE_RANGE: (usize, usize) = (64, 8192);
+/// Smallest and largest accepted long side (the largest keeps the texture grid of one
+/// image, 4096² complex values, at 256 MiB).
+pub const SIZE_RANGE: (usize, usize) = (64, 4096);
 /// Largest accepted number of patients.
 pub const MAX_PATIENTS: usize = 1_000_000;
 

@@ -84,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let [pn, pb, pm] = summary.patients;
     let [in_, ib, im] = summary.image_labels;
     println!(
-        "wrote {} images of {} patients ({pn} negative, {pb} benign, {pm} malignant; images {in_}/{ib}/{im}) \
+        "wrote {} images of {} patient(s) ({pn} negative, {pb} benign, {pm} malignant; images {in_}/{ib}/{im}) \
          site {} seed {} difficulty {} size {}x{} to {} in {:.1} s",
         summary.images,
         cfg.patients,
