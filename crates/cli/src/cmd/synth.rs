@@ -98,3 +98,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: PathBuf) -> Args {
+        Args {
+            output: out,
+            patients: Some(2),
+            site: Some(Site::Film),
+            seed: Some(4),
+            difficulty: None,
+            size: Some(96),
+            class_mix: Some([0.0, 0.0, 1.0]),
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn writes_the_dataset_with_defaults_filled_in() {
+        let dir = tempfile::tempdir().unwrap();
+        run(args(dir.path().join("ds"))).unwrap();
+        let m = data::Manifest::read(&dir.path().join("ds/labels.csv")).unwrap();
+        assert_eq!(m.records.len(), 8);
+        assert_eq!(
+            m.records
+                .iter()
+                .filter(|r| r.label == data::Label::Malignant)
+                .count(),
+            4
+        );
+        let cfg: SynthConfig =
+            serde_json::from_slice(&std::fs::read(dir.path().join("ds/synth.json")).unwrap())
+                .unwrap();
+        assert_eq!(cfg.difficulty, SynthConfig::default().difficulty);
+        assert_eq!((cfg.site, cfg.seed, cfg.size), (Site::Film, 4, 96));
+    }
+
+    #[test]
+    fn bad_settings_fail_with_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path().join("ds"));
+        a.difficulty = Some(1.5);
+        let e = format!("{:#}", run(a).unwrap_err());
+        assert!(e.contains("difficulty") && !e.contains('\n'), "{e}");
+        assert!(!dir.path().join("ds").exists());
+    }
+}
