@@ -223,8 +223,8 @@ impl Columns {
             let s = v[c].as_str();
             let is_pos = match positive {
                 None => match s.parse::<f64>() {
-                    Ok(x) if x == 1.0 => true,
-                    Ok(x) if x == 0.0 => false,
+                    Ok(1.0) => true,
+                    Ok(0.0) => false,
                     _ => bail!(
                         "{} line {line}: label column \"{name}\" holds \"{s}\"; expected 1 or 0 (or use --positive VALUE)",
                         self.path
