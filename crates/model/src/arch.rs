@@ -1,0 +1,203 @@
+//! The architecture registry: the one place that dispatches over networks.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::alexnet::AlexNet;
+use crate::efficientnet::EfficientNetLite0;
+use crate::preprocess::Normalization;
+use crate::ModelError;
+
+/// A network architecture known to the toolkit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Architecture {
+    /// The study's AlexNet with torchvision's layer sizes.
+    #[serde(rename = "alexnet")]
+    AlexNet,
+    /// EfficientNet-Lite0, ImageNet-pretrained weights available.
+    #[serde(rename = "efficientnet-lite0")]
+    EfficientNetLite0,
+}
+
+impl Architecture {
+    /// Every architecture, in the order they are listed to users.
+    pub const ALL: [Architecture; 2] = [Architecture::AlexNet, Architecture::EfficientNetLite0];
+
+    /// The name used on the command line and in configuration files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::AlexNet => "alexnet",
+            Architecture::EfficientNetLite0 => "efficientnet-lite0",
+        }
+    }
+
+    /// The input side length the network is used at by default.
+    pub fn default_input_size(self) -> usize {
+        match self {
+            Architecture::AlexNet => crate::alexnet::INPUT_SIZE,
+            Architecture::EfficientNetLite0 => 224,
+        }
+    }
+
+    /// Input channels the architecture accepts (pretrained weights need 3).
+    pub fn supported_channels(self) -> &'static [usize] {
+        match self {
+            Architecture::AlexNet => &[1, 3],
+            Architecture::EfficientNetLite0 => &[3],
+        }
+    }
+
+    /// The input normalisation of the weights this architecture is initialised from.
+    pub fn normalization(self) -> Normalization {
+        match self {
+            Architecture::AlexNet => Normalization::IMAGENET,
+            Architecture::EfficientNetLite0 => Normalization::INCEPTION,
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Architecture {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Architecture::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| ModelError::UnknownArchitecture(s.to_string()))
+    }
+}
+
+/// Everything needed to rebuild a network; saved as JSON next to its weights.
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// The architecture.
+    pub arch: Architecture,
+    /// Number of output classes (2 or 3 for the study's scenarios, 1000 for ImageNet).
+    pub num_classes: usize,
+    /// Input channels: 3 for pretrained weights (grayscale is replicated), 1 allowed for AlexNet.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Side length of the square input images.
+    pub input_size: usize,
+    /// Input normalisation, following the convention of the weights the network started from.
+    pub normalization: Normalization,
+}
+
+impl ModelConfig {
+    /// The default configuration of `arch` for `num_classes` classes: RGB input at the
+    /// architecture's own size with its weights' normalisation.
+    pub fn for_arch(arch: Architecture, num_classes: usize) -> Self {
+        Self::new(
+            arch,
+            num_classes,
+            arch.default_input_size(),
+            arch.normalization(),
+        )
+    }
+
+    /// Checks that the configuration describes a buildable network.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.num_classes < 2 {
+            return Err(ModelError::InvalidConfig(format!(
+                "num_classes must be at least 2, got {}",
+                self.num_classes
+            )));
+        }
+        if !self.arch.supported_channels().contains(&self.in_channels) {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} takes {:?} input channels, got {}",
+                self.arch,
+                self.arch.supported_channels(),
+                self.in_channels
+            )));
+        }
+        // AlexNet's stride-4 stem and three pools need at least 63 pixels; EfficientNet 32.
+        let min = match self.arch {
+            Architecture::AlexNet => 63,
+            Architecture::EfficientNetLite0 => 32,
+        };
+        if self.input_size < min {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} needs inputs of at least {min}×{min}, got {}",
+                self.arch, self.input_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds a randomly initialised network on `device`.
+    pub fn init(&self, device: &Device) -> Result<Network, ModelError> {
+        self.validate()?;
+        Ok(match self.arch {
+            Architecture::AlexNet => {
+                Network::AlexNet(AlexNet::new(device, self.in_channels, self.num_classes))
+            }
+            Architecture::EfficientNetLite0 => {
+                Network::EfficientNetLite0(EfficientNetLite0::new(device, self.num_classes))
+            }
+        })
+    }
+
+    /// Writes the configuration as JSON, atomically.
+    pub fn save_json(&self, path: &Path) -> Result<(), ModelError> {
+        let json = burn::config::config_to_json(self);
+        store::write_atomic(path, json.as_bytes())?;
+        Ok(())
+    }
+
+    /// Reads a configuration written by [`ModelConfig::save_json`] and validates it.
+    pub fn load_json(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let config: Self = serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
+            path: path.to_path_buf(),
+            message: format!("line {}: {e}", e.line()),
+        })?;
+        config.validate().map_err(|e| ModelError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+}
+
+/// A network of any known architecture.
+// Built once per run and passed by reference, so the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Network {
+    /// See [`AlexNet`].
+    AlexNet(AlexNet),
+    /// See [`EfficientNetLite0`].
+    EfficientNetLite0(EfficientNetLite0),
+}
+
+impl Network {
+    /// Class logits for a normalised NCHW batch.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Network::AlexNet(m) => m.forward(x),
+            Network::EfficientNetLite0(m) => m.forward(x),
+        }
+    }
+
+    /// Class probabilities (softmax of the logits) for a normalised NCHW batch.
+    pub fn probabilities(&self, x: Tensor<4>) -> Tensor<2> {
+        softmax(self.forward(x), 1)
+    }
+}

@@ -1,0 +1,181 @@
+//! EfficientNet-Lite0 (EfficientNet-B0 without squeeze-excite, ReLU6, fixed stem and head),
+//! a port of the TensorFlow original through the ml-illustrated PyTorch conversion.
+//!
+//! Every convolution uses TensorFlow "SAME" padding: burn's [`PaddingConfig2d::Same`] computes
+//! `total = max((ceil(in/s) - 1)·s + k - in, 0)` and puts `total/2` before and the rest after,
+//! which is exactly TF's rule (the extra row/column goes bottom/right for stride 2).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+/// Batch-norm epsilon of the TF checkpoint (PyTorch's default 1e-5 would shift every output).
+pub const BN_EPS: f64 = 1e-3;
+/// Width of the pooled feature vector that feeds the classifier.
+pub const FEATURES: usize = 1280;
+
+/// One row of the MBConv block table: (in, out, expand ratio, depthwise kernel, stride).
+const BLOCKS: [(usize, usize, usize, usize, usize); 16] = [
+    (32, 16, 1, 3, 1),
+    (16, 24, 6, 3, 2),
+    (24, 24, 6, 3, 1),
+    (24, 40, 6, 5, 2),
+    (40, 40, 6, 5, 1),
+    (40, 80, 6, 3, 2),
+    (80, 80, 6, 3, 1),
+    (80, 80, 6, 3, 1),
+    (80, 112, 6, 5, 1),
+    (112, 112, 6, 5, 1),
+    (112, 112, 6, 5, 1),
+    (112, 192, 6, 5, 2),
+    (192, 192, 6, 5, 1),
+    (192, 192, 6, 5, 1),
+    (192, 192, 6, 5, 1),
+    (192, 320, 6, 3, 1),
+];
+
+fn conv(
+    device: &Device,
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+) -> Conv2d {
+    Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_groups(groups)
+        .with_padding(PaddingConfig2d::Same)
+        .with_bias(false)
+        .init(device)
+}
+
+fn bn(device: &Device, channels: usize) -> BatchNorm {
+    // TF momentum 0.99 is PyTorch/burn momentum 0.01.
+    BatchNormConfig::new(channels)
+        .with_epsilon(BN_EPS)
+        .with_momentum(0.01)
+        .init(device)
+}
+
+fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clamp(0.0, 6.0)
+}
+
+/// Mobile inverted bottleneck block without squeeze-excite.
+#[derive(Module, Debug)]
+pub struct MbConv {
+    /// 1×1 expansion (absent when the expand ratio is 1).
+    pub expand_conv: Option<Conv2d>,
+    /// Batch norm after the expansion.
+    pub bn0: Option<BatchNorm>,
+    /// k×k depthwise convolution (groups = channels).
+    pub depthwise_conv: Conv2d,
+    /// Batch norm after the depthwise convolution.
+    pub bn1: BatchNorm,
+    /// 1×1 linear projection.
+    pub project_conv: Conv2d,
+    /// Batch norm after the projection.
+    pub bn2: BatchNorm,
+    /// Whether the block input is added to its output (stride 1 and equal widths).
+    pub residual: bool,
+}
+
+impl MbConv {
+    fn new(
+        device: &Device,
+        (cin, cout, expand, kernel, stride): (usize, usize, usize, usize, usize),
+    ) -> Self {
+        let hidden = cin * expand;
+        let (expand_conv, bn0) = if expand != 1 {
+            (
+                Some(conv(device, [cin, hidden], 1, 1, 1)),
+                Some(bn(device, hidden)),
+            )
+        } else {
+            (None, None)
+        };
+        Self {
+            expand_conv,
+            bn0,
+            depthwise_conv: conv(device, [hidden, hidden], kernel, stride, hidden),
+            bn1: bn(device, hidden),
+            project_conv: conv(device, [hidden, cout], 1, 1, 1),
+            bn2: bn(device, cout),
+            residual: stride == 1 && cin == cout,
+        }
+    }
+
+    /// Applies the block to an NCHW tensor.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let mut x = input.clone();
+        if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
+            x = relu6(bn.forward(conv.forward(x)));
+        }
+        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = self.bn2.forward(self.project_conv.forward(x));
+        // Drop-connect was a training-time regulariser of the original; it is not reproduced.
+        if self.residual {
+            x = x + input;
+        }
+        x
+    }
+}
+
+/// EfficientNet-Lite0 with a classifier of `num_classes` outputs.
+#[derive(Module, Debug)]
+pub struct EfficientNetLite0 {
+    /// 3×3 stride-2 stem convolution, 3 → 32 channels.
+    pub conv_stem: Conv2d,
+    /// Stem batch norm.
+    pub bn0: BatchNorm,
+    /// The 16 MBConv blocks.
+    pub blocks: Vec<MbConv>,
+    /// 1×1 head convolution, 320 → 1280 channels.
+    pub conv_head: Conv2d,
+    /// Head batch norm.
+    pub bn1: BatchNorm,
+    /// Dropout 0.2 before the classifier (active only when training).
+    pub dropout: Dropout,
+    /// Classifier, 1280 → classes.
+    pub fc: Linear,
+}
+
+impl EfficientNetLite0 {
+    /// A randomly initialised network (burn's default initialisers) for `num_classes` classes.
+    pub fn new(device: &Device, num_classes: usize) -> Self {
+        Self {
+            conv_stem: conv(device, [3, 32], 3, 2, 1),
+            bn0: bn(device, 32),
+            blocks: BLOCKS.iter().map(|&row| MbConv::new(device, row)).collect(),
+            conv_head: conv(device, [320, FEATURES], 1, 1, 1),
+            bn1: bn(device, FEATURES),
+            dropout: DropoutConfig::new(0.2).init(),
+            fc: LinearConfig::new(FEATURES, num_classes).init(device),
+        }
+    }
+
+    /// Stem convolution, batch norm and ReLU6 (exposed for conformance tests of the padding).
+    pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
+        relu6(self.bn0.forward(self.conv_stem.forward(x)))
+    }
+
+    /// The pooled 1280-d feature vector, the transfer-learning representation.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.stem(x);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let x = relu6(self.bn1.forward(self.conv_head.forward(x)));
+        let [batch, channels, h, w] = x.dims();
+        x.reshape([batch, channels, h * w])
+            .mean_dim(2)
+            .reshape([batch, channels])
+    }
+
+    /// Class logits for an NCHW batch of normalised RGB images.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.dropout.forward(self.features(x)))
+    }
+}

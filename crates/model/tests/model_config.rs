@@ -1,0 +1,86 @@
+//! Configuration files, the architecture registry and native weight round trips.
+
+use burn::tensor::{Device, Distribution, Tensor};
+use model::weights::{load, save};
+use model::{Architecture, ModelConfig, Normalization};
+
+#[test]
+fn architecture_names_round_trip() {
+    for arch in Architecture::ALL {
+        assert_eq!(arch.name().parse::<Architecture>().unwrap(), arch);
+        assert_eq!(arch.to_string(), arch.name());
+    }
+    let err = "resnet18".parse::<Architecture>().unwrap_err().to_string();
+    assert!(err.contains("resnet18") && err.contains("alexnet"), "{err}");
+}
+
+#[test]
+fn config_defaults_follow_each_weights_convention() {
+    let a = ModelConfig::for_arch(Architecture::AlexNet, 3);
+    assert_eq!((a.input_size, a.in_channels), (227, 3));
+    assert_eq!(a.normalization, Normalization::IMAGENET);
+    let e = ModelConfig::for_arch(Architecture::EfficientNetLite0, 2);
+    assert_eq!((e.input_size, e.in_channels), (224, 3));
+    assert_eq!(e.normalization, Normalization::INCEPTION);
+}
+
+#[test]
+fn config_saves_and_loads_and_invalid_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    let mut config = ModelConfig::for_arch(Architecture::AlexNet, 2);
+    config.in_channels = 1;
+    config.save_json(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"arch\": \"alexnet\""), "{text}");
+    assert_eq!(ModelConfig::load_json(&path).unwrap(), config);
+
+    config.arch = Architecture::EfficientNetLite0;
+    config.save_json(&path).unwrap();
+    let err = ModelConfig::load_json(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("model.json") && err.contains("input channels"),
+        "{err}"
+    );
+
+    std::fs::write(&path, "{\"arch\": \"lenet\"}").unwrap();
+    let err = ModelConfig::load_json(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("model.json") && err.contains("line 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn native_weights_round_trip_for_every_architecture() {
+    let device = Device::default();
+    let dir = tempfile::tempdir().unwrap();
+    for arch in Architecture::ALL {
+        let config = ModelConfig::for_arch(arch, 3);
+        let net = config.init(&device).unwrap();
+        let path = dir.path().join(format!("{arch}.safetensors"));
+        save(&net, &path).unwrap();
+        let mut other = config.init(&device).unwrap();
+        let report = load(&mut other, &path).unwrap();
+        assert!(report.applied > 0);
+        let x = Tensor::<4>::random(
+            [1, 3, config.input_size, config.input_size],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let a = net
+            .forward(x.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b = other.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(a, b, "{arch}");
+        // Weights of one architecture do not load into the other.
+        let wrong = match arch {
+            Architecture::AlexNet => Architecture::EfficientNetLite0,
+            Architecture::EfficientNetLite0 => Architecture::AlexNet,
+        };
+        let mut wrong_net = ModelConfig::for_arch(wrong, 3).init(&device).unwrap();
+        assert!(load(&mut wrong_net, &path).is_err());
+    }
+}
