@@ -391,7 +391,12 @@ const JPEG_2000: [&str; 5] = [
     "1.2.840.10008.1.2.4.202",
     "1.2.840.10008.1.2.4.203",
 ];
-const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+/// JPEG baseline and the two lossless processes: the pure-Rust decoder.
+const JPEG_PURE_RUST: [&str; 3] = [
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+];
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
 /// A codec failure as one line with its whole cause chain, classified as
@@ -477,6 +482,15 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
             pm.bits_allocated,
         )?;
         &owned_px
+    } else if JPEG_PURE_RUST.contains(&ts) {
+        owned_px = jpeg_turbo::decode(
+            &frame0_fragment_bytes(&obj)?,
+            pm.rows,
+            pm.cols,
+            pm.samples,
+            pm.bits_allocated,
+        )?;
+        &owned_px
     } else if ts == JPEG_EXTENDED {
         owned_px = jpeg_turbo::decode_gray(
             &frame0_fragment_bytes(&obj)?,
@@ -489,17 +503,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
         match obj.decode_pixel_data_frame(0) {
             Ok(px) => {
                 owned_px = px.into_data();
-                &owned_px
-            }
-            // jpeg-decoder refuses some JPEG processes (12-bit DCT) that libjpeg-turbo reads.
-            Err(e) if ts == JPEG_BASELINE && pm.samples == 1 => {
-                owned_px = jpeg_turbo::decode_gray(
-                    &frame0_fragment_bytes(&obj)?,
-                    pm.rows,
-                    pm.cols,
-                    pm.bits_allocated,
-                )
-                .map_err(|_| codec_error(&info, &e))?;
                 &owned_px
             }
             Err(e) => return Err(codec_error(&info, &e)),
@@ -632,23 +635,57 @@ impl Cursor<'_> {
     }
 }
 
-fn is_long_vr(vr: &[u8]) -> bool {
+/// VRs whose explicit-VR header has a 2-byte length (PS3.5 7.1.2). Any other pair of
+/// bytes, unknown ones included, is read as UN by the parser: reserved bytes and a
+/// 4-byte length. The scan must make the same choice as the parser it protects.
+fn is_short_vr(vr: &[u8]) -> bool {
     matches!(
         vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     )
+}
+
+/// Size of one value of a binary VR. The parser reads whole values only, so a length
+/// that is not a multiple of it would leave the parser misaligned for the rest of the
+/// file; such files are refused.
+fn binary_value_size(vr: &[u8]) -> Option<u32> {
+    Some(match vr {
+        b"SS" | b"US" | b"OW" => 2,
+        b"AT" | b"FL" | b"SL" | b"UL" | b"OF" | b"OL" => 4,
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => 8,
+        _ => return None,
+    })
+}
+
+/// The VR the standard dictionary gives a tag, as two ASCII bytes (implicit VR).
+fn dictionary_vr(group: u16, elem: u16) -> Option<[u8; 2]> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    let vr = dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, elem))?
+        .vr()
+        .relaxed();
+    let s = vr.to_string().as_bytes();
+    Some([s[0], s[1]])
 }
 
 fn implicit_is_sequence(group: u16, elem: u16) -> bool {
@@ -679,42 +716,63 @@ fn scan_dataset(c: &mut Cursor, end: Option<usize>, depth: usize) -> Result<(), 
             return Err(c.err("element header"));
         };
         if group == 0xFFFE {
-            // Item delimitation ends an undefined-length item; other FFFE tags are
-            // handled by the sequence walker.
+            let l = c.u32_at(c.pos + 4).ok_or_else(|| c.err("item header"))?;
             c.pos += 8;
-            if elem == 0xE00D || elem == 0xE0DD {
+            let delimiter = elem == 0xE00D || elem == 0xE0DD;
+            // A delimiter ends an undefined-length item; elsewhere a zero-length one
+            // is stray padding that parsers step over. Anything else is malformed.
+            if delimiter && end.is_none() && depth > 0 {
                 return Ok(());
+            }
+            if delimiter && l == 0 {
+                continue;
             }
             return Err(c.err("item tag outside a sequence"));
         }
+        let mut nested_implicit = false;
+        let value_vr: Option<[u8; 2]>;
         let (len, is_seq) = if c.explicit {
             let vr =
                 c.b.get(c.pos + 4..c.pos + 6)
                     .ok_or_else(|| c.err("element header"))?;
-            if !vr.iter().all(|b| b.is_ascii_uppercase()) {
-                return Err(c.err("value representation"));
-            }
             let seq = vr == b"SQ";
-            if is_long_vr(vr) {
-                let l = c.u32_at(c.pos + 8).ok_or_else(|| c.err("element header"))?;
-                c.pos += 12;
-                (l, seq)
-            } else {
+            value_vr = Some([vr[0], vr[1]]);
+            if is_short_vr(vr) {
                 let l = c.u16_at(c.pos + 6).ok_or_else(|| c.err("element header"))? as u32;
                 c.pos += 8;
+                (l, seq)
+            } else {
+                let l = c.u32_at(c.pos + 8).ok_or_else(|| c.err("element header"))?;
+                // UN (or unknown) of undefined length is an implicit-VR sequence.
+                nested_implicit = !seq && l == UNDEFINED && !(group == 0x7FE0 && elem == 0x0010);
+                c.pos += 12;
                 (l, seq)
             }
         } else {
             let l = c.u32_at(c.pos + 4).ok_or_else(|| c.err("element header"))?;
             c.pos += 8;
+            value_vr = dictionary_vr(group, elem);
             (l, l == UNDEFINED || implicit_is_sequence(group, elem))
         };
+        if let Some(size) = value_vr.as_ref().and_then(|v| binary_value_size(v)) {
+            if len != UNDEFINED && len % size != 0 {
+                return Err(ImageError::Invalid(format!(
+                    "DICOM element ({group:04X},{elem:04X}) has length {len}, not a multiple of its value size {size}"
+                )));
+            }
+        }
         let pixel = group == 0x7FE0 && elem == 0x0010;
         if len == UNDEFINED {
             if !(is_seq || pixel || c.explicit) {
                 return Err(c.err("undefined length"));
             }
-            scan_items(c, None, depth + 1, pixel)?;
+            let explicit = c.explicit;
+            if nested_implicit {
+                c.explicit = false;
+            }
+            let r = scan_items(c, None, depth + 1, pixel);
+            c.explicit = explicit;
+            r?;
         } else {
             let l = len as usize;
             if l > c.remaining() {
@@ -806,7 +864,7 @@ pub fn scan(body: &[u8]) -> Result<(), ImageError> {
         let vr =
             c.b.get(c.pos + 4..c.pos + 6)
                 .ok_or_else(|| c.err("file meta element"))?;
-        let (len, head) = if is_long_vr(vr) {
+        let (len, head) = if !is_short_vr(vr) {
             (
                 c.u32_at(c.pos + 8)
                     .ok_or_else(|| c.err("file meta element"))? as usize,

@@ -126,3 +126,65 @@ pub(crate) fn decode_gray(
     }
     Ok(out)
 }
+
+/// Decodes one JPEG frame (baseline, lossless; gray or RGB) with the pure-Rust
+/// decoder, checked against the header's size before copying, falling back to
+/// libjpeg-turbo for the precisions the pure-Rust decoder refuses (12-bit DCT).
+/// Returns native little-endian samples, interleaved by pixel.
+pub(crate) fn decode(
+    jpeg: &[u8],
+    rows: usize,
+    cols: usize,
+    samples: usize,
+    bits_allocated: u16,
+) -> Result<Vec<u8>, ImageError> {
+    let mut d = jpeg_decoder::Decoder::new(std::io::Cursor::new(jpeg));
+    d.set_max_decoding_buffer_size(rows * cols * samples * 2 + 1024);
+    if let Err(e) = d.read_info() {
+        let m = e.to_string();
+        if samples == 1 && m.contains("SamplePrecision") {
+            return decode_gray(jpeg, rows, cols, bits_allocated);
+        }
+        return Err(ImageError::Invalid(format!("JPEG: {m}")));
+    }
+    let info = d
+        .info()
+        .ok_or_else(|| ImageError::Invalid("JPEG: no frame header".into()))?;
+    let (want, bytes) = match (info.pixel_format, samples) {
+        (jpeg_decoder::PixelFormat::L8, 1) => (8, 1),
+        (jpeg_decoder::PixelFormat::L16, 1) => (16, 2),
+        (jpeg_decoder::PixelFormat::RGB24, 3) => (8, 3),
+        (f, s) => {
+            return Err(ImageError::Unsupported(format!(
+                "JPEG pixel format {f:?} for {s} samples per pixel"
+            )))
+        }
+    };
+    if info.width as usize != cols || info.height as usize != rows {
+        return Err(ImageError::Invalid(format!(
+            "JPEG frame is {}x{} but the header says {cols}x{rows}",
+            info.width, info.height
+        )));
+    }
+    let px = d
+        .decode()
+        .map_err(|e| ImageError::Invalid(format!("JPEG: {e}")))?;
+    if px.len() != rows * cols * bytes {
+        return Err(ImageError::Truncated(format!(
+            "JPEG decoded {} bytes, {cols}x{rows} needs {}",
+            px.len(),
+            rows * cols * bytes
+        )));
+    }
+    // L16 comes in native (little-endian) order, which is DICOM's; 8-bit samples in
+    // a 16-bit container are widened.
+    Ok(match (want, bits_allocated) {
+        (8, 16) if samples == 1 => px.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+        (16, 8) => {
+            return Err(ImageError::Invalid(
+                "JPEG: 16-bit frame in an 8-bit Bits Allocated image".into(),
+            ))
+        }
+        _ => px,
+    })
+}
