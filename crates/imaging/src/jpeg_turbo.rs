@@ -57,7 +57,7 @@ pub(crate) fn decode_gray(
         )));
     }
     let n = rows * cols;
-    let gray = tj::TJPF_TJPF_GRAY as i32;
+    let gray = tj::TJPF_TJPF_GRAY;
     let mut out = Vec::with_capacity(n * (bits_allocated as usize / 8));
     // SAFETY: each output buffer holds exactly rows*cols samples of the requested
     // type, the size libjpeg-turbo writes for TJPF_GRAY with pitch 0.
