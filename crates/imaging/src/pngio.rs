@@ -62,6 +62,23 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     let mut data = Vec::with_capacity(n);
     for y in 0..height {
         let row = &buf[y * line..];
+        // Typed fast paths for the gray layouts mammograms use; the general path
+        // below handles gray+alpha and colour.
+        match (color, wide) {
+            (png::ColorType::Grayscale, false) => {
+                data.extend(row[..width].iter().map(|&v| v as u16));
+                continue;
+            }
+            (png::ColorType::Grayscale, true) => {
+                data.extend(
+                    row[..2 * width]
+                        .chunks_exact(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]])),
+                );
+                continue;
+            }
+            _ => {}
+        }
         for x in 0..width {
             let sample = |c: usize| -> u32 {
                 let k = x * channels + c;
@@ -72,7 +89,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
                 }
             };
             let v = match color {
-                png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => sample(0),
+                png::ColorType::GrayscaleAlpha => sample(0),
                 _ => {
                     // ITU-R BT.601 luma, rounded: colour PNGs of mammograms are gray
                     // stored as RGB, where this returns the gray value exactly.

@@ -12,11 +12,12 @@ pub fn min_max_to_8bit(img: &Gray16) -> Gray8 {
     let data = if hi <= lo {
         vec![0u8; img.data.len()]
     } else {
+        // One table entry per value in range: the per-pixel work is a lookup.
         let span = (hi - lo) as f64;
-        img.data
-            .iter()
-            .map(|&v| quantize((v - lo) as f64 / span * 255.0))
-            .collect()
+        let table: Vec<u8> = (0..=(hi - lo) as u32)
+            .map(|k| quantize(k as f64 / span * 255.0))
+            .collect();
+        img.data.iter().map(|&v| table[(v - lo) as usize]).collect()
     };
     Gray8 {
         width: img.width,
