@@ -464,49 +464,22 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
     let pm = pixel_module(&obj, &info)?;
     check_pixel_payload(&obj, &pm)?;
     let ts = info.transfer_syntax.as_deref().unwrap_or("");
-    let owned_px;
-    let data: &[u8] = if ts == RLE_LOSSLESS {
-        owned_px = rle::decode_frame(
-            &frame0_fragment_bytes(&obj)?,
-            pm.rows,
-            pm.cols,
-            pm.samples,
-            pm.bits_allocated as usize / 8,
-        )?;
-        &owned_px
+    // Compressed syntaxes go through checked decoders of our own; the rest (native,
+    // JPEG-LS) through the dicom-rs codec registry.
+    let (rows, cols, bits) = (pm.rows, pm.cols, pm.bits_allocated);
+    let frame = || frame0_fragment_bytes(&obj);
+    let data: Vec<u8> = if ts == RLE_LOSSLESS {
+        rle::decode_frame(&frame()?, rows, cols, pm.samples, bits as usize / 8)?
     } else if JPEG_2000.contains(&ts) && pm.samples == 1 {
-        owned_px = j2k::decode_gray(
-            &frame0_fragment_bytes(&obj)?,
-            pm.rows,
-            pm.cols,
-            pm.bits_allocated,
-        )?;
-        &owned_px
+        j2k::decode_gray(&frame()?, rows, cols, bits)?
     } else if JPEG_PURE_RUST.contains(&ts) {
-        owned_px = jpeg_turbo::decode(
-            &frame0_fragment_bytes(&obj)?,
-            pm.rows,
-            pm.cols,
-            pm.samples,
-            pm.bits_allocated,
-        )?;
-        &owned_px
+        jpeg_turbo::decode(&frame()?, rows, cols, pm.samples, bits)?
     } else if ts == JPEG_EXTENDED {
-        owned_px = jpeg_turbo::decode_gray(
-            &frame0_fragment_bytes(&obj)?,
-            pm.rows,
-            pm.cols,
-            pm.bits_allocated,
-        )?;
-        &owned_px
+        jpeg_turbo::decode_gray(&frame()?, rows, cols, bits)?
     } else {
-        match obj.decode_pixel_data_frame(0) {
-            Ok(px) => {
-                owned_px = px.into_data();
-                &owned_px
-            }
-            Err(e) => return Err(codec_error(&info, &e)),
-        }
+        obj.decode_pixel_data_frame(0)
+            .map_err(|e| codec_error(&info, &e))?
+            .into_data()
     };
     let n = pm.rows * pm.cols;
     let bytes_per = pm.bits_allocated as usize / 8;
