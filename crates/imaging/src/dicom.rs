@@ -454,7 +454,11 @@ fn frame0_fragment_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>, ImageError
     } else {
         frags.iter().take(1).collect()
     };
-    Ok(take.into_iter().flatten().copied().collect())
+    let mut out = Vec::with_capacity(take.iter().map(|f| f.len()).sum());
+    for f in take {
+        out.extend_from_slice(f);
+    }
+    Ok(out)
 }
 
 /// Decodes the first frame of a DICOM file.
@@ -513,21 +517,24 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
             })
             .collect()
     } else {
-        (0..n)
-            .map(|i| {
-                let raw = if bytes_per == 2 {
-                    u16::from_le_bytes([data[2 * i], data[2 * i + 1]]) as u32
-                } else {
-                    data[i] as u32
-                };
-                let v = (raw >> shift) & mask;
-                if pm.signed && v & (1 << (pm.bits_stored - 1)) != 0 {
-                    v as i32 - (1i32 << pm.bits_stored)
-                } else {
-                    v as i32
-                }
-            })
-            .collect()
+        let sign_bit = 1u32 << (pm.bits_stored - 1);
+        let extract = |raw: u32| {
+            let v = (raw >> shift) & mask;
+            if pm.signed && v & sign_bit != 0 {
+                v as i32 - (1i32 << pm.bits_stored)
+            } else {
+                v as i32
+            }
+        };
+        // Separate loops per sample width so each one vectorizes.
+        if bytes_per == 2 {
+            data[..2 * n]
+                .chunks_exact(2)
+                .map(|c| extract(u16::from_le_bytes([c[0], c[1]]) as u32))
+                .collect()
+        } else {
+            data[..n].iter().map(|&b| extract(b as u32)).collect()
+        }
     };
     let bits = if pm.samples == 3 { 8 } else { pm.bits_stored };
     let signed = pm.signed && pm.samples == 1;
