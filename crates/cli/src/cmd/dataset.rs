@@ -56,29 +56,13 @@ fn summary(a: SummaryArgs) -> anyhow::Result<()> {
 }
 
 fn validate(a: ValidateArgs) -> anyhow::Result<()> {
-    let (m, mut problems) = Manifest::read_lenient(&a.manifest).map_err(flat)?;
-    let origins = validate::origins_of(&m, &a.manifest);
-    let opts = ValidateOptions {
-        check_images: !a.no_images,
-    };
-    problems.extend(
-        validate::validate(&m, &origins, opts)
-            .into_iter()
-            .map(|p| p.problem),
+    let m = load_validated(&a.manifest, !a.no_images)?;
+    println!(
+        "{}: {} images, no problems",
+        a.manifest.display(),
+        m.records.len()
     );
-    problems.sort_by_key(|p| p.line);
-    if problems.is_empty() {
-        println!(
-            "{}: {} images, no problems",
-            a.manifest.display(),
-            m.records.len()
-        );
-        return Ok(());
-    }
-    for p in &problems {
-        eprintln!("{p}");
-    }
-    anyhow::bail!("{}: {} problem(s)", a.manifest.display(), problems.len())
+    Ok(())
 }
 
 /// Reads a manifest and validates it (images opened unless `check_images` is off);

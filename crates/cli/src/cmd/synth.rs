@@ -1,8 +1,7 @@
 //! `mammorecall synth`: write a synthetic screening dataset (the embedded default).
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::time::Instant;
 use synth::{Site, SynthConfig};
@@ -67,15 +66,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     cfg.validate()?;
     let total = (cfg.patients * 4) as u64;
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+    let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("synth {bar:40} {pos}/{len} images {elapsed_precise}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
+        super::progress_bar(total, "synth")
     };
     let start = Instant::now();
     let summary = synth::generate(&cfg, &args.output, &|n| bar.inc(n))
