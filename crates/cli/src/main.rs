@@ -11,7 +11,7 @@ mod cmd;
 #[command(
     name = "mammorecall",
     version,
-    about = "Sort screening mammograms into negative, recalled-benign and malignant: decode, curate, split, preprocess, evaluate",
+    about = "Sort screening mammograms into negative, recalled-benign and malignant: decode, curate, split, preprocess, train, evaluate, predict",
     propagate_version = true
 )]
 struct Cli {
@@ -41,6 +41,15 @@ enum Command {
     /// ROC/AUC statistics on a CSV of labels and scores.
     #[command(subcommand)]
     Stats(cmd::stats::Command),
+    /// Train a network on one scenario (the study's recipe by default).
+    Train(Box<cmd::train::Args>),
+    /// Statistics of a run's predictions: AUC, CIs, specificity at 86.9% sensitivity, ROC.
+    Evaluate(cmd::evaluate::Args),
+    /// Class probabilities for DICOM/PNG/PGM files with a trained run.
+    Predict(cmd::predict::Args),
+    /// Training and inference throughput (images/s, peak memory).
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
 }
 
 fn main() {
@@ -55,6 +64,10 @@ fn main() {
         Command::Split(a) => cmd::split::run(a),
         Command::Preprocess(a) => cmd::preprocess::run(a),
         Command::Stats(c) => cmd::stats::run(c),
+        Command::Train(a) => cmd::train::run(*a),
+        Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     if let Err(e) = result {
         // One line, naming the file and the reason: scripts read stderr.

@@ -196,6 +196,29 @@ impl Network {
         }
     }
 
+    /// Sets the running-statistics momentum of every batch-norm layer (none in AlexNet);
+    /// `1/k` on the k-th of K forward passes makes the statistics the exact mean over them.
+    pub fn set_batch_norm_momentum(&mut self, momentum: f64) {
+        if let Network::EfficientNetLite0(m) = self {
+            for bn in m.batch_norms_mut() {
+                bn.momentum = momentum;
+            }
+        }
+    }
+
+    /// Whether the network has batch-norm layers.
+    pub fn has_batch_norm(&self) -> bool {
+        matches!(self, Network::EfficientNetLite0(_))
+    }
+
+    /// The running-statistics momentum of the first batch-norm layer, if any.
+    pub fn batch_norm_momentum(&mut self) -> Option<f64> {
+        match self {
+            Network::EfficientNetLite0(m) => m.batch_norms_mut().first().map(|b| b.momentum),
+            Network::AlexNet(_) => None,
+        }
+    }
+
     /// Class probabilities (softmax of the logits) for a normalised NCHW batch.
     pub fn probabilities(&self, x: Tensor<4>) -> Tensor<2> {
         softmax(self.forward(x), 1)

@@ -156,6 +156,20 @@ impl EfficientNetLite0 {
         }
     }
 
+    /// Every batch-norm layer, in forward order.
+    pub fn batch_norms_mut(&mut self) -> Vec<&mut BatchNorm> {
+        let mut v = vec![&mut self.bn0];
+        for b in &mut self.blocks {
+            if let Some(bn) = &mut b.bn0 {
+                v.push(bn);
+            }
+            v.push(&mut b.bn1);
+            v.push(&mut b.bn2);
+        }
+        v.push(&mut self.bn1);
+        v
+    }
+
     /// Stem convolution, batch norm and ReLU6 (exposed for conformance tests of the padding).
     pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
         relu6(self.bn0.forward(self.conv_stem.forward(x)))

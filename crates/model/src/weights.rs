@@ -258,15 +258,54 @@ pub fn load_imagenet(network: &mut Network, path: &Path) -> Result<LoadReport, M
     }
 }
 
-/// Saves a network's weights (burn names, safetensors), atomically.
+/// Saves a network's weights (burn names, safetensors), atomically. The file is
+/// canonical: the same weights always give the same bytes (so runs can be compared by
+/// checksum).
 pub fn save(network: &Network, path: &Path) -> Result<(), ModelError> {
     let mut store = SafetensorsStore::from_bytes(None);
     network
         .save_into(&mut store)
         .map_err(|e| weights_err(path, e))?;
     let bytes = store.get_bytes().map_err(|e| weights_err(path, e))?;
+    let bytes = canonical_safetensors(&bytes).map_err(|e| weights_err(path, e))?;
     store::write_atomic(path, &bytes)?;
     Ok(())
+}
+
+/// Rewrites a safetensors header with its keys (and metadata keys) sorted, padded with
+/// spaces to a multiple of 8 bytes; the tensor data is unchanged. burn writes the
+/// metadata from a hash map, whose order differs from process to process.
+pub fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize)
+        .ok_or("shorter than a safetensors header")?;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or("header length beyond the end of the file")?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| format!("bad header: {e}"))?;
+    let sorted = sort_keys(value);
+    let mut text = serde_json::to_vec(&sorted).map_err(|e| e.to_string())?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
+}
+
+fn sort_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                m.into_iter().map(|(k, v)| (k, sort_keys(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        other => other,
+    }
 }
 
 /// Loads weights written by [`save`] into a network built from the same configuration.
@@ -286,5 +325,66 @@ pub fn load(network: &mut Network, path: &Path) -> Result<LoadReport, ModelError
     Ok(LoadReport {
         applied: result.applied.len(),
         head_replaced: false,
+    })
+}
+
+/// Name prefix of the classifier head of a network, as stored by [`save`] (the enum
+/// variant first: `AlexNet.fc3.`, `EfficientNetLite0.fc.`).
+pub fn head_prefix(network: &Network) -> &'static str {
+    match network {
+        Network::AlexNet(_) => "AlexNet.fc3.",
+        Network::EfficientNetLite0(_) => "EfficientNetLite0.fc.",
+    }
+}
+
+fn not_alexnet_head(path: &str, _container: &str) -> bool {
+    !path.starts_with("AlexNet.fc3.")
+}
+
+fn not_efficientnet_head(path: &str, _container: &str) -> bool {
+    !path.starts_with("EfficientNetLite0.fc.")
+}
+
+/// Loads weights written by [`save`] for another task: every tensor is taken from the file,
+/// except the classifier head when its class count differs, which keeps its fresh
+/// initialisation (the study's incremental transfer, e.g. three classes → two).
+pub fn load_transfer(network: &mut Network, path: &Path) -> Result<LoadReport, ModelError> {
+    if !path.is_file() {
+        return Err(weights_err(path, "no such file"));
+    }
+    let head = head_prefix(network);
+    let (arch, keep): (&str, fn(&str, &str) -> bool) = match network {
+        Network::AlexNet(_) => ("alexnet", not_alexnet_head),
+        Network::EfficientNetLite0(_) => ("efficientnet-lite0", not_efficientnet_head),
+    };
+    let weight_name = format!("{head}weight");
+    let mut store = SafetensorsStore::from_file(path);
+    // burn stores linear weights as [in, out]: the class count is the second dimension.
+    let stored = store
+        .get_tensor(&weight_name)
+        .map_err(|e| weights_err(path, e))?
+        .ok_or_else(|| {
+            weights_err(
+                path,
+                format!("no tensor {weight_name}: not {arch} weights saved by mammorecall"),
+            )
+        })?;
+    let stored_classes = stored.shape.get(1).copied().unwrap_or(0);
+    let ours = match network {
+        Network::AlexNet(m) => m.fc3.weight.dims()[1],
+        Network::EfficientNetLite0(m) => m.fc.weight.dims()[1],
+    };
+    let head_replaced = stored_classes != ours;
+    let mut store = SafetensorsStore::from_file(path);
+    if head_replaced {
+        store = store.with_predicate(keep).allow_partial(true);
+    }
+    let result = network
+        .load_from(&mut store)
+        .map_err(|e| weights_err(path, e))?;
+    check(&result, path, arch, head_replaced.then_some(head))?;
+    Ok(LoadReport {
+        applied: result.applied.len(),
+        head_replaced,
     })
 }

@@ -1,13 +1,17 @@
 //! One module a subcommand.
+pub mod bench;
 pub mod convert;
 pub mod dataset;
+pub mod evaluate;
 pub mod info;
 pub mod ingest;
+pub mod predict;
 pub mod prepare;
 pub mod preprocess;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod train;
 
 /// A progress bar on stderr, hidden when stderr is not a terminal (logs, CI).
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {

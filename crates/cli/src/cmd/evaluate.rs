@@ -1,0 +1,95 @@
+//! `mammorecall evaluate`: statistics of a run's predictions into RUN_DIR/metrics.json
+//! and RUN_DIR/roc.svg.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use train::evaluate::{evaluate, EvalOptions, RADIOLOGIST_SENSITIVITY};
+
+/// AUC with DeLong and bootstrap 95% CIs, specificity at 86.9% sensitivity and the ROC
+/// figure of a run (test part, or out-of-fold with --folds); writes metrics.json.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Bootstrap replicates (stratified).
+    #[arg(long, default_value_t = 2000)]
+    pub bootstrap: usize,
+    /// Bootstrap seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Sensitivity at which specificity is reported (the study's radiologists: 0.869).
+    #[arg(long, default_value_t = RADIOLOGIST_SENSITIVITY)]
+    pub sensitivity: f64,
+    /// Print metrics.json instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `mammorecall evaluate`.
+pub fn run(a: Args) -> Result<()> {
+    let cfg = train::TrainConfig::load(&a.run.join(train::run::CONFIG_FILE))
+        .with_context(|| format!("{} is not a run folder", a.run.display()))?;
+    let opts = EvalOptions {
+        replicates: a.bootstrap,
+        seed: a.seed,
+        sensitivity: a.sensitivity,
+    };
+    let m = evaluate(&a.run, cfg.scenario, &opts, &mut |w| {
+        eprintln!("warning: {w}")
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+        return Ok(());
+    }
+    let f = |v: &serde_json::Value| {
+        v.as_f64()
+            .map(|x| format!("{x:.4}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let ci = |v: &serde_json::Value| match v.as_array() {
+        Some(a) if a.len() == 2 => format!("{}–{}", f(&a[0]), f(&a[1])),
+        _ => "n/a".into(),
+    };
+    println!("{}: {}", a.run.display(), cfg.scenario);
+    if cfg.scenario.positive_class().is_some() {
+        println!(
+            "  cases                 {} positive, {} negative",
+            m["n_positive"], m["n_negative"]
+        );
+        println!("  AUC                   {}", f(&m["auc"]));
+        println!("  DeLong 95% CI         {}", ci(&m["delong_ci95"]));
+        println!(
+            "  bootstrap 95% CI      {} ({} replicates)",
+            ci(&m["bootstrap_ci95"]),
+            a.bootstrap
+        );
+        let s = &m["specificity_at_sensitivity"];
+        println!(
+            "  specificity at sensitivity {}: {} (CI {}), interpolated {}",
+            a.sensitivity,
+            f(&s["specificity"]),
+            ci(&s["specificity_ci95"]),
+            f(&s["specificity_interpolated"])
+        );
+        println!(
+            "  figure                {}",
+            a.run.join("roc.svg").display()
+        );
+    } else {
+        for p in m["pairwise"].as_array().into_iter().flatten() {
+            println!(
+                "  AUC {} vs {}: {}",
+                p["classes"][0],
+                p["classes"][1],
+                f(&p["auc"])
+            );
+        }
+        println!("  mean pairwise AUC     {}", f(&m["mean_pairwise_auc"]));
+    }
+    println!(
+        "  metrics               {}",
+        a.run.join("metrics.json").display()
+    );
+    Ok(())
+}

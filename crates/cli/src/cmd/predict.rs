@@ -1,0 +1,151 @@
+//! `mammorecall predict`: class probabilities for DICOM/PNG/PGM files with a trained run —
+//! the run's own preprocessing and mean image; a cross-validated run averages its fold
+//! models.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
+use serde_json::json;
+use train::input::MemoryImages;
+
+/// Output format of `predict`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON array of objects.
+    Json,
+    /// CSV: image, predicted, p_<class>…
+    Csv,
+}
+
+/// Per-image class probabilities from a trained run.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run folder (from `mammorecall train`).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Image files or folders (searched recursively for .dcm, .dicom, .png, .pgm files).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Device: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .is_some_and(|e| matches!(e.as_str(), "dcm" | "dicom" | "png" | "pgm"))
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if p.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("reading folder {}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() || is_image(&e) {
+                collect(&e, out)?;
+            }
+        }
+    } else if p.is_file() {
+        out.push(p.to_path_buf());
+    } else {
+        bail!("{}: no such file or folder", p.display());
+    }
+    Ok(())
+}
+
+/// Runs `mammorecall predict`.
+pub fn run(a: Args) -> Result<()> {
+    let compute = train::device::open(&a.device)?;
+    let device: Device = compute.device.clone();
+    let (cfg, models) = train::run::load_run(&a.model, &device)
+        .with_context(|| format!("loading the model in {}", a.model.display()))?;
+    let mut files = Vec::new();
+    for p in &a.inputs {
+        collect(p, &mut files)?;
+    }
+    if files.is_empty() {
+        bail!("no image files found in the inputs");
+    }
+    let side = cfg.preprocess.size;
+    let bar = super::progress_bar(files.len() as u64, "preprocessing");
+    let mut images = Vec::with_capacity(files.len());
+    for f in &files {
+        let decoded = imaging::read_image(f).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        images.push(pre.image.data);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let source = MemoryImages { side, images };
+    let indices: Vec<usize> = (0..files.len()).collect();
+    let names = cfg.scenario.class_names();
+    let mut mean = vec![vec![0f32; names.len()]; files.len()];
+    for m in &models {
+        let p = train::infer::probabilities(&m.network, &m.input, &source, &indices, 16, &device);
+        for (acc, row) in mean.iter_mut().zip(p) {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v / models.len() as f32;
+            }
+        }
+    }
+    let predicted = |p: &[f32]| -> usize {
+        p.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    };
+    let text = match a.format {
+        Format::Json => {
+            let rows: Vec<_> = files
+                .iter()
+                .zip(&mean)
+                .map(|(f, p)| {
+                    let probs: serde_json::Map<String, serde_json::Value> = names
+                        .iter()
+                        .zip(p)
+                        .map(|(n, v)| (n.to_string(), json!(v)))
+                        .collect();
+                    json!({
+                        "image": f.display().to_string(),
+                        "scenario": cfg.scenario.as_str(),
+                        "predicted": names[predicted(p)],
+                        "probabilities": probs,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&rows)? + "\n"
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let mut header = vec!["image".to_string(), "predicted".to_string()];
+            header.extend(names.iter().map(|n| format!("p_{n}")));
+            w.write_record(&header)?;
+            for (f, p) in files.iter().zip(&mean) {
+                let mut rec = vec![f.display().to_string(), names[predicted(p)].to_string()];
+                rec.extend(p.iter().map(|v| format!("{v:.6}")));
+                w.write_record(&rec)?;
+            }
+            String::from_utf8(w.into_inner()?)?
+        }
+    };
+    match &a.output {
+        Some(o) => store::write_atomic(o, text.as_bytes())
+            .with_context(|| format!("writing {}", o.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! `mammorecall train`: one scenario on one manifest, from scratch, ImageNet or another
+//! run, into a run folder (see the `train` crate's `run` module for its layout).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use data::Scenario;
+use model::Architecture;
+use train::augment::Augment;
+use train::config::{Balance, Init, TrainConfig};
+use train::run::{train_run, RunOptions};
+use train::trainer::Event;
+
+/// Train a network on one scenario of a manifest (defaults: the study's recipe).
+///
+/// Writes RUN_DIR/config.toml, run.json, split.csv, model.json, mean.bin,
+/// weights.safetensors, train_log.csv, checkpoint/ and predictions.csv (the test part,
+/// or out-of-fold predictions with --folds). `--resume RUN_DIR` continues an interrupted
+/// run from its last checkpoint.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Manifest CSV (labels.csv schema).
+    #[arg(long, required_unless_present_any = ["resume", "config"])]
+    pub manifest: Option<PathBuf>,
+    /// Scenario: malignant-vs-rest, malignant-vs-negative, malignant-vs-benign,
+    /// negative-vs-benign, benign-vs-rest, three-class.
+    #[arg(long, required_unless_present_any = ["resume", "config"])]
+    pub scenario: Option<Scenario>,
+    /// A split CSV (from `mammorecall split`); else one is made (patient-level, stratified).
+    #[arg(long, conflicts_with = "test_fraction")]
+    pub split: Option<PathBuf>,
+    /// Fraction of patients held out for testing when the split is made here [default 0.05].
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Cross-validation: train K models on patient-level folds and write out-of-fold
+    /// predictions.
+    #[arg(long, value_name = "K")]
+    pub folds: Option<usize>,
+    /// Architecture: alexnet or efficientnet-lite0.
+    #[arg(long, default_value = "alexnet")]
+    pub arch: Architecture,
+    /// Initial weights: scratch, imagenet, imagenet:PATH, a weights file, or a run folder
+    /// (incremental transfer; the head is replaced when the class count differs).
+    #[arg(long, default_value = "scratch")]
+    pub init: Init,
+    /// Training iterations (mini-batches) [default 5000, the study's].
+    #[arg(long, conflicts_with = "epochs")]
+    pub iterations: Option<usize>,
+    /// Passes over the (balanced) training images instead of --iterations.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per mini-batch [default 50].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Initial learning rate [default 0.001].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Multiply the learning rate by --lr-gamma every N iterations [default 2500].
+    #[arg(long)]
+    pub lr_step: Option<usize>,
+    /// Learning-rate step factor [default 0.1].
+    #[arg(long)]
+    pub lr_gamma: Option<f64>,
+    /// SGD momentum [default 0.9].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// L2 weight decay [default 0.001].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Class balance: downsample (the study), oversample, none.
+    #[arg(long)]
+    pub balance: Option<Balance>,
+    /// Augmentation, comma-separated: hflip, vflip, rotate=DEG, intensity=F (off by default).
+    #[arg(long, value_name = "LIST")]
+    pub augment: Option<String>,
+    /// Input side [default: the architecture's, 227 for AlexNet, 224 for EfficientNet].
+    #[arg(long)]
+    pub input_size: Option<usize>,
+    /// Input channels: 3 (gray replicated, for pretrained weights) or 1 (AlexNet only).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Crop to the breast region before resizing.
+    #[arg(long)]
+    pub crop: bool,
+    /// Checkpoint every N iterations [default 500].
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Validation AUC on the held-out fold every N iterations (with --folds) [default: end].
+    #[arg(long)]
+    pub validate_every: Option<usize>,
+    /// Device: cpu (burn flex, pure Rust) or cuda (build with --features cuda).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Seed of initialisation, sampling, dropout and augmentation [default 1]; also the
+    /// split's seed when the split is made here.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Folder of preprocessed caches [default: $XDG_CACHE_HOME/mammorecall or ~/.cache/mammorecall].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Start from a config.toml (flags given override it).
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
+    /// Continue the interrupted run in RUN_DIR (its config.toml; no other flags).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["manifest", "output"])]
+    pub resume: Option<PathBuf>,
+    /// No progress bar; one log line per checkpoint.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Run folder to create.
+    #[arg(
+        short,
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "resume"
+    )]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_augment(s: &str) -> Result<Augment> {
+    let mut a = Augment::default();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match item.split_once('=') {
+            None if item == "hflip" => a.hflip = true,
+            None if item == "vflip" => a.vflip = true,
+            Some(("rotate", v)) => a.rotate_degrees = v.parse().context("--augment rotate=DEG")?,
+            Some(("intensity", v)) => a.intensity = v.parse().context("--augment intensity=F")?,
+            _ => bail!("--augment: unknown item '{item}' (hflip, vflip, rotate=DEG, intensity=F)"),
+        }
+    }
+    Ok(a)
+}
+
+/// The configuration these flags describe.
+fn config(a: &Args) -> Result<TrainConfig> {
+    let mut c = match &a.config {
+        Some(p) => TrainConfig::load(p).map_err(anyhow::Error::from)?,
+        None => {
+            let (Some(m), Some(s)) = (&a.manifest, a.scenario) else {
+                bail!("--manifest and --scenario are required");
+            };
+            TrainConfig::study(s, a.arch, m.clone())
+        }
+    };
+    if let Some(m) = &a.manifest {
+        c.data.manifest = m.clone();
+    }
+    if let Some(s) = a.scenario {
+        c.scenario = s;
+    }
+    if a.config.is_none() || a.arch != c.arch {
+        if a.arch != c.arch {
+            c.input_size = a.arch.default_input_size();
+        }
+        c.arch = a.arch;
+    }
+    if a.config.is_none() || a.init != Init::Scratch {
+        c.init = a.init.clone();
+    }
+    if let Some(v) = &a.split {
+        c.data.split = Some(v.clone());
+    }
+    if let Some(v) = a.test_fraction {
+        c.data.test_fraction = v;
+    }
+    if let Some(v) = a.folds {
+        c.data.folds = v;
+    }
+    if let Some(v) = a.iterations {
+        c.iterations = v;
+        c.epochs = None;
+    }
+    if let Some(v) = a.epochs {
+        c.epochs = Some(v);
+    }
+    macro_rules! set {
+        ($flag:ident, $field:ident) => {
+            if let Some(v) = a.$flag.clone() {
+                c.$field = v;
+            }
+        };
+    }
+    set!(batch_size, batch_size);
+    set!(lr, learning_rate);
+    set!(lr_step, lr_step);
+    set!(lr_gamma, lr_gamma);
+    set!(momentum, momentum);
+    set!(weight_decay, weight_decay);
+    set!(balance, balance);
+    set!(input_size, input_size);
+    set!(channels, in_channels);
+    set!(checkpoint_every, checkpoint_every);
+    set!(validate_every, validate_every);
+    set!(device, device);
+    if let Some(s) = a.seed {
+        c.seed = s;
+        c.data.split_seed = s;
+    }
+    if let Some(v) = &a.augment {
+        c.augment = parse_augment(v)?;
+    }
+    if a.crop {
+        c.preprocess.crop = true;
+    }
+    if let Some(d) = &a.cache_dir {
+        c.data.cache_dir = Some(d.clone());
+    }
+    c.preprocess.size = c.input_size;
+    // Relative paths are kept relative to where the command runs; record them absolute so
+    // `--resume` and `--init RUN_DIR` work from anywhere.
+    c.data.manifest = absolute(&c.data.manifest)?;
+    if let Some(s) = &c.data.split {
+        c.data.split = Some(absolute(s)?);
+    }
+    c.init = match &c.init {
+        Init::Run(p) => Init::Run(absolute(p)?),
+        Init::Weights(p) => Init::Weights(absolute(p)?),
+        Init::ImageNet(Some(p)) => Init::ImageNet(Some(absolute(p)?)),
+        other => other.clone(),
+    };
+    c.check()?;
+    Ok(c)
+}
+
+fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
+}
+
+/// Runs `mammorecall train`.
+pub fn run(a: Args) -> Result<()> {
+    let (cfg, dir, resume) = match &a.resume {
+        Some(dir) => {
+            let p = dir.join(train::run::CONFIG_FILE);
+            let cfg = TrainConfig::load(&p)
+                .with_context(|| format!("{} is not a run folder to resume", dir.display()))?;
+            (cfg, dir.clone(), true)
+        }
+        None => {
+            let dir = a.output.clone().context("-o RUN_DIR is required")?;
+            if dir.join(train::run::CONFIG_FILE).exists() {
+                bail!(
+                    "{} already holds a run: use --resume {} to continue it, or another -o",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            (config(&a)?, dir, false)
+        }
+    };
+    let quiet = a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut observer = |fold: usize, e: &Event| match e {
+        Event::Started { start, total } => {
+            let what = if fold == 0 {
+                "training".to_string()
+            } else {
+                format!("fold {fold}")
+            };
+            if quiet {
+                eprintln!("{what}: iterations {}..{total}", start + 1);
+            } else {
+                let b = indicatif::ProgressBar::new(*total as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(&format!(
+                        "{what} {{bar:30}} {{pos}}/{{len}} {{msg}} {{elapsed_precise}} (eta {{eta}})"
+                    ))
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b.set_position(*start as u64);
+                bar = Some(b);
+            }
+        }
+        Event::Iteration(row) => {
+            if let Some(b) = &bar {
+                b.set_position(row.iteration as u64);
+                b.set_message(format!(
+                    "loss {:.4} lr {:.0e} {:.1} img/s{}",
+                    row.loss,
+                    row.lr,
+                    row.images_per_second,
+                    row.val_auc
+                        .map(|v| format!(" val AUC {v:.3}"))
+                        .unwrap_or_default()
+                ));
+                if b.position() >= b.length().unwrap_or(0) {
+                    b.finish_and_clear();
+                }
+            } else if let Some(v) = row.val_auc {
+                eprintln!(
+                    "  iteration {}: loss {:.4}, validation AUC {v:.4}",
+                    row.iteration, row.loss
+                );
+            }
+        }
+        Event::Checkpoint(it) => {
+            if quiet {
+                eprintln!("  checkpoint at iteration {it}");
+            }
+        }
+    };
+    let mut opts = RunOptions {
+        resume,
+        progress: !quiet,
+        command: std::env::args().collect(),
+        observer: &mut observer,
+    };
+    let summary = train_run(&cfg, &dir, &mut opts)?;
+    println!(
+        "{}: {} {} on {} ({}), {} predictions, AUC {} [{:.0} s]",
+        dir.display(),
+        cfg.arch,
+        cfg.scenario,
+        cfg.data.manifest.display(),
+        if cfg.data.folds >= 2 {
+            format!("{}-fold out-of-fold", cfg.data.folds)
+        } else {
+            "test part".into()
+        },
+        summary.predictions,
+        summary
+            .auc
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_else(|| "n/a".into()),
+        summary.seconds
+    );
+    println!("next: mammorecall evaluate {}", dir.display());
+    Ok(())
+}

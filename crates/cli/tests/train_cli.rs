@@ -1,0 +1,331 @@
+//! `train`, `evaluate`, `predict` and `bench` as a user runs them, on a tiny dataset the
+//! test writes itself: 64×64 PGM images, malignant ones carrying a bright disc.
+//! Includes the kill -9 test: an interrupted run resumed with `--resume` ends with the
+//! same weights, byte for byte, as an uninterrupted one.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mammorecall"))
+}
+
+const SIDE: usize = 64;
+
+/// A manifest of `patients` patients with two images each; odd patients are malignant.
+fn dataset(dir: &Path, patients: usize) -> std::path::PathBuf {
+    let mut csv = String::from("image,patient_id,laterality,view,label\n");
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as u32
+    };
+    std::fs::create_dir_all(dir.join("img")).unwrap();
+    for p in 0..patients {
+        let malignant = p % 2 == 1;
+        for view in ["CC", "MLO"] {
+            let mut px: Vec<u8> = (0..SIDE * SIDE).map(|_| 60 + (next() % 60) as u8).collect();
+            if malignant {
+                let cx = 16 + (next() % 32) as i64;
+                let cy = 16 + (next() % 32) as i64;
+                for y in 0..SIDE as i64 {
+                    for x in 0..SIDE as i64 {
+                        if (x - cx).pow(2) + (y - cy).pow(2) < 49 {
+                            px[y as usize * SIDE + x as usize] = 240;
+                        }
+                    }
+                }
+            }
+            let name = format!("img/p{p}_{view}.pgm");
+            let mut bytes = format!("P5\n{SIDE} {SIDE}\n255\n").into_bytes();
+            bytes.extend_from_slice(&px);
+            std::fs::write(dir.join(&name), bytes).unwrap();
+            let label = if malignant { "malignant" } else { "negative" };
+            csv.push_str(&format!("{name},P{p},L,{view},{label}\n"));
+        }
+    }
+    let m = dir.join("labels.csv");
+    std::fs::write(&m, csv).unwrap();
+    m
+}
+
+fn train_args(manifest: &Path, cache: &Path, out: &Path, iterations: usize) -> Vec<String> {
+    [
+        "train",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--scenario",
+        "malignant-vs-negative",
+        "--arch",
+        "efficientnet-lite0",
+        "--input-size",
+        "64",
+        "--iterations",
+        &iterations.to_string(),
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.02",
+        "--checkpoint-every",
+        "2",
+        "--test-fraction",
+        "0.25",
+        "--augment",
+        "hflip",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--quiet",
+        "-o",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dataset(dir.path(), 24);
+    let cache = dir.path().join("cache");
+    let a = dir.path().join("run-a");
+    let b = dir.path().join("run-b");
+    let iterations = 24;
+
+    let out = bin()
+        .args(train_args(&manifest, &cache, &a, iterations))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "config.toml",
+        "run.json",
+        "split.csv",
+        "model.json",
+        "mean.bin",
+        "weights.safetensors",
+        "train_log.csv",
+        "predictions.csv",
+    ] {
+        assert!(a.join(f).is_file(), "missing {f}");
+    }
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["seed"], 1);
+    assert_eq!(run["backend"], "burn-flex");
+    assert_eq!(run["burn"], "0.22.1");
+
+    // The same run, killed (SIGKILL) once a checkpoint is on disk, then resumed.
+    let mut child = bin()
+        .args(train_args(&manifest, &cache, &b, iterations))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pointer = b.join("checkpoint/latest.json");
+    let t = Instant::now();
+    // The pointer is replaced atomically, so it is either absent or complete.
+    let checkpointed = || -> Option<u64> {
+        let text = std::fs::read_to_string(&pointer).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["iteration"].as_u64()
+    };
+    let mut killed_at = None;
+    while t.elapsed() < Duration::from_secs(300) {
+        if let Some(it) = checkpointed().filter(|&it| it >= 4) {
+            killed_at = Some(it);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = killed_at.expect("no checkpoint written within 300 s");
+    assert!(
+        (killed_at as usize) < iterations && !b.join("weights.safetensors").exists(),
+        "the run finished before it could be killed"
+    );
+    let out = bin()
+        .args(["train", "--resume", b.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(a.join("weights.safetensors")).unwrap(),
+        std::fs::read(b.join("weights.safetensors")).unwrap(),
+        "resumed weights differ (killed at iteration {killed_at})"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.join("predictions.csv")).unwrap(),
+        std::fs::read_to_string(b.join("predictions.csv")).unwrap()
+    );
+
+    // A second run into the same folder is refused rather than overwritten.
+    let out = bin()
+        .args(train_args(&manifest, &cache, &a, 2))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+
+    // evaluate: metrics.json with the AUC of predictions.csv and the figure.
+    let out = bin()
+        .args([
+            "evaluate",
+            a.to_str().unwrap(),
+            "--json",
+            "--bootstrap",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(m["auc"].as_f64().unwrap() >= 0.0);
+    assert_eq!(m["specificity_at_sensitivity"]["sensitivity"], 0.869);
+    assert!(a.join("metrics.json").is_file() && a.join("roc.svg").is_file());
+
+    // predict: probabilities of a file and of a folder, summing to one.
+    let out = bin()
+        .args([
+            "predict",
+            "--model",
+            a.to_str().unwrap(),
+            dir.path().join("img/p1_CC.pgm").to_str().unwrap(),
+            dir.path().join("img").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1 + 48);
+    for r in &rows {
+        let p = &r["probabilities"];
+        let s = p["negative"].as_f64().unwrap() + p["malignant"].as_f64().unwrap();
+        assert!((s - 1.0).abs() < 1e-4, "{r}");
+    }
+
+    // Incremental transfer: a new run starts from run A's weights.
+    let c = dir.path().join("run-c");
+    let mut args = train_args(&manifest, &cache, &c, 2);
+    args.extend(["--init".into(), a.to_str().unwrap().into()]);
+    let out = bin().args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = std::fs::read_to_string(c.join("config.toml")).unwrap();
+    assert!(cfg.contains("init = \"run:"), "{cfg}");
+}
+
+#[test]
+fn cross_validation_predicts_every_development_image_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dataset(dir.path(), 12);
+    let cache = dir.path().join("cache");
+    let out_dir = dir.path().join("cv");
+    let mut args = train_args(&manifest, &cache, &out_dir, 2);
+    let i = args.iter().position(|a| a == "--test-fraction").unwrap();
+    args[i + 1] = "0".into();
+    args.extend(["--folds".into(), "3".into()]);
+    let out = bin().args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let preds = std::fs::read_to_string(out_dir.join("predictions.csv")).unwrap();
+    let mut images: Vec<&str> = preds
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(images.len(), 24, "{preds}");
+    images.sort();
+    images.dedup();
+    assert_eq!(images.len(), 24, "an image predicted twice");
+    for k in 1..=3 {
+        assert!(out_dir
+            .join(format!("fold-{k}/weights.safetensors"))
+            .is_file());
+        let log = std::fs::read_to_string(out_dir.join(format!("fold-{k}/train_log.csv"))).unwrap();
+        let last = log.lines().last().unwrap();
+        assert!(!last.ends_with(','), "validation AUC missing: {last}");
+    }
+}
+
+#[test]
+fn bench_prints_json() {
+    let out = bin()
+        .args([
+            "bench",
+            "infer",
+            "--arch",
+            "efficientnet-lite0",
+            "--batch",
+            "2",
+            "--steps",
+            "1",
+            "--input-size",
+            "64",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["images_per_second"].as_f64().unwrap() > 0.0);
+    assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["backend"], "burn-flex");
+}
+
+#[test]
+fn bad_settings_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dataset(dir.path(), 4);
+    let out = bin()
+        .args([
+            "train",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--scenario",
+            "malignant-vs-negative",
+            "--momentum",
+            "2",
+            "-o",
+        ])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("momentum"), "{err}");
+    assert!(
+        !dir.path().join("x").exists(),
+        "nothing is written for a bad config"
+    );
+}
