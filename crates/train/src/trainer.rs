@@ -6,7 +6,8 @@
 //! dropout and augmentation are seeded per iteration; parameter ids — the keys of the
 //! optimizer state — are numbered in module order instead of drawn at random. So a run
 //! resumed from a checkpoint on the same device ends with the same weights as one that
-//! never stopped.
+//! never stopped. (burn flex's generator is process-wide: bit-exact runs assume one
+//! training per process, as the CLI does.)
 
 use std::io::Write;
 use std::path::Path;
