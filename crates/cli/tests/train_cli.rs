@@ -11,6 +11,17 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mammorecall"))
 }
 
+/// Runs the command, failing the test with its stderr when it does not succeed.
+fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 const SIDE: usize = 64;
 
 /// A manifest of `patients` patients with two images each; odd patients are malignant.
@@ -95,15 +106,7 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     let b = dir.path().join("run-b");
     let iterations = 24;
 
-    let out = bin()
-        .args(train_args(&manifest, &cache, &a, iterations))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(bin().args(train_args(&manifest, &cache, &a, iterations)));
     for f in [
         "config.toml",
         "run.json",
@@ -152,15 +155,7 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
         (killed_at as usize) < iterations && !b.join("weights.safetensors").exists(),
         "the run finished before it could be killed"
     );
-    let out = bin()
-        .args(["train", "--resume", b.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(bin().args(["train", "--resume", b.to_str().unwrap(), "--quiet"]));
     assert_eq!(
         std::fs::read(a.join("weights.safetensors")).unwrap(),
         std::fs::read(b.join("weights.safetensors")).unwrap(),
@@ -180,42 +175,33 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
 
     // evaluate: metrics.json with the AUC of predictions.csv and the figure.
-    let out = bin()
-        .args([
-            "evaluate",
-            a.to_str().unwrap(),
-            "--json",
-            "--bootstrap",
-            "200",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(bin().args([
+        "evaluate",
+        a.to_str().unwrap(),
+        "--json",
+        "--bootstrap",
+        "200",
+    ]));
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(m["auc"].as_f64().unwrap() >= 0.0);
+    // The AUC evaluate computes from predictions.csv is the one train reported.
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("run.json")).unwrap()).unwrap();
+    let (auc, reported) = (
+        m["auc"].as_f64().unwrap(),
+        run["test_auc"].as_f64().unwrap(),
+    );
+    assert!((auc - reported).abs() < 1e-9, "{auc} vs {reported}");
     assert_eq!(m["specificity_at_sensitivity"]["sensitivity"], 0.869);
     assert!(a.join("metrics.json").is_file() && a.join("roc.svg").is_file());
 
     // predict: probabilities of a file and of a folder, summing to one.
-    let out = bin()
-        .args([
-            "predict",
-            "--model",
-            a.to_str().unwrap(),
-            dir.path().join("img/p1_CC.pgm").to_str().unwrap(),
-            dir.path().join("img").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(bin().args([
+        "predict",
+        "--model",
+        a.to_str().unwrap(),
+        dir.path().join("img/p1_CC.pgm").to_str().unwrap(),
+        dir.path().join("img").to_str().unwrap(),
+    ]));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.len(), 1 + 48);
     for r in &rows {
@@ -228,14 +214,25 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     let c = dir.path().join("run-c");
     let mut args = train_args(&manifest, &cache, &c, 2);
     args.extend(["--init".into(), a.to_str().unwrap().into()]);
-    let out = bin().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(bin().args(&args));
     let cfg = std::fs::read_to_string(c.join("config.toml")).unwrap();
     assert!(cfg.contains("init = \"run:"), "{cfg}");
+
+    // --config repeats a run: unset flags keep the file's values (architecture, input
+    // size, initialisation), given ones override.
+    let d = dir.path().join("run-d");
+    run_ok(
+        bin()
+            .args(["train", "--config"])
+            .arg(c.join("config.toml"))
+            .args(["--iterations", "1", "--quiet", "-o"])
+            .arg(&d),
+    );
+    let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    assert!(cfg.contains("arch = \"efficientnet-lite0\""), "{cfg}");
+    assert!(cfg.contains("input_size = 64"), "{cfg}");
+    assert!(cfg.contains("init = \"run:"), "{cfg}");
+    assert!(cfg.contains("iterations = 1\n"), "{cfg}");
 }
 
 #[test]
@@ -248,12 +245,7 @@ fn cross_validation_predicts_every_development_image_once() {
     let i = args.iter().position(|a| a == "--test-fraction").unwrap();
     args[i + 1] = "0".into();
     args.extend(["--folds".into(), "3".into()]);
-    let out = bin().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(bin().args(&args));
     let preds = std::fs::read_to_string(out_dir.join("predictions.csv")).unwrap();
     let mut images: Vec<&str> = preds
         .lines()
@@ -276,27 +268,19 @@ fn cross_validation_predicts_every_development_image_once() {
 
 #[test]
 fn bench_prints_json() {
-    let out = bin()
-        .args([
-            "bench",
-            "infer",
-            "--arch",
-            "efficientnet-lite0",
-            "--batch",
-            "2",
-            "--steps",
-            "1",
-            "--input-size",
-            "64",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(bin().args([
+        "bench",
+        "infer",
+        "--arch",
+        "efficientnet-lite0",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--input-size",
+        "64",
+        "--json",
+    ]));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["images_per_second"].as_f64().unwrap() > 0.0);
     assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);

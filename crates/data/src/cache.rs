@@ -224,6 +224,18 @@ impl Cache {
     }
 }
 
+/// The default folder of preprocessed caches: `$XDG_CACHE_HOME/mammorecall`, else
+/// `~/.cache/mammorecall`, else `.mammorecall-cache` in the working folder.
+pub fn default_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("mammorecall");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(h) => PathBuf::from(h).join(".cache/mammorecall"),
+        None => PathBuf::from(".mammorecall-cache"),
+    }
+}
+
 /// How many threads build a cache (rayon's pool: `RAYON_NUM_THREADS`, else the cores).
 pub fn build_threads() -> usize {
     rayon::current_num_threads()

@@ -29,7 +29,7 @@ impl Normalization {
 
     /// Mean and std of output channel `c` of a `channels`-channel input; a single-channel
     /// network uses the average of the three RGB statistics.
-    fn channel(&self, c: usize, channels: usize) -> (f32, f32) {
+    pub fn channel(&self, c: usize, channels: usize) -> (f32, f32) {
         if channels == 1 {
             (
                 self.mean.iter().sum::<f32>() / 3.0,

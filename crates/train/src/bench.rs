@@ -37,7 +37,7 @@ pub struct BenchResult {
     pub backend: String,
     /// Device name.
     pub device: String,
-    /// Worker threads of the CPU backend (rayon).
+    /// Worker threads of the CPU backend (rayon's pool).
     pub threads: usize,
 }
 
@@ -119,13 +119,6 @@ pub fn run(
         peak_rss_mb: peak_rss_mb(),
         backend: compute.backend.to_string(),
         device: compute.name.clone(),
-        threads: rayon_threads(),
+        threads: data::cache::build_threads(),
     })
-}
-
-fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

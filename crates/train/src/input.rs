@@ -104,11 +104,7 @@ impl Input {
     pub fn write(&self, pixels: &[f32], out: &mut [f32]) {
         let plane = pixels.len();
         for c in 0..self.channels {
-            let std = if self.channels == 1 {
-                self.norm.std.iter().sum::<f32>() / 3.0
-            } else {
-                self.norm.std[c]
-            };
+            let (_, std) = self.norm.channel(c, self.channels);
             let inv = 1.0 / std;
             for ((o, &v), &m) in out[c * plane..(c + 1) * plane]
                 .iter_mut()

@@ -353,24 +353,13 @@ fn outputs(dir: &Path, folds: usize) -> Vec<String> {
     v
 }
 
-/// The cache folder of a run: the configured one, else `$XDG_CACHE_HOME/mammorecall`,
-/// else `~/.cache/mammorecall` (as `mammorecall preprocess`), else `.mammorecall-cache`
-/// next to the manifest.
+/// The cache folder of a run: the configured one, else [`data::cache::default_dir`]
+/// (shared with `mammorecall preprocess`).
 pub fn cache_dir(cfg: &TrainConfig) -> PathBuf {
-    if let Some(d) = &cfg.data.cache_dir {
-        return d.clone();
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mammorecall");
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(home).join(".cache").join("mammorecall");
-    }
     cfg.data
-        .manifest
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(".mammorecall-cache")
+        .cache_dir
+        .clone()
+        .unwrap_or_else(data::cache::default_dir)
 }
 
 /// Builds the network of `cfg` on `device` and applies its initialisation.

@@ -204,7 +204,7 @@ pub fn fit(
         };
         let last = done == cfg.iterations;
         if last {
-            network = refresh_batch_norm(cfg, network, input, data, device, cfg.bn_refresh)?;
+            network = refresh_batch_norm(cfg, network, input, data.source, &mut sampler, device)?;
         }
         let validate_now = !data.validation.is_empty()
             && (last || (cfg.validate_every > 0 && done % cfg.validate_every == 0));
@@ -235,7 +235,7 @@ pub fn fit(
 }
 
 /// Recomputes every batch-norm layer's running statistics as the exact mean over
-/// `batches` training batches with the final weights ("precise BN"). The exponential
+/// `cfg.bn_refresh` training batches with the final weights ("precise BN"). The exponential
 /// average kept during training lags behind weights that change quickly — short runs
 /// from scratch, or fine-tuning with a high learning rate — and inference would then
 /// normalise with stale statistics. Deterministic: the batches continue the sampler's
@@ -244,20 +244,14 @@ pub fn refresh_batch_norm(
     cfg: &TrainConfig,
     network: Network,
     input: &Input,
-    data: &TrainData,
+    source: &dyn ImageSource,
+    sampler: &mut Sampler,
     device: &Device,
-    batches: usize,
 ) -> Result<Network, TrainError> {
+    let batches = cfg.bn_refresh;
     if !network.has_batch_norm() || batches == 0 {
         return Ok(network);
     }
-    let mut sampler = Sampler::new(
-        &data.train,
-        cfg.scenario.n_classes(),
-        cfg.balance,
-        cfg.batch_size,
-        cfg.seed,
-    )?;
     let mut network = network;
     let configured = network.batch_norm_momentum().unwrap_or(0.1);
     for k in 0..batches {
@@ -267,7 +261,7 @@ pub fn refresh_batch_norm(
             .iter()
             .map(|b| b.0)
             .collect();
-        let x = input.batch(data.source, &indices, None, device);
+        let x = input.batch(source, &indices, None, device);
         device.seed(crate::mix_seed(cfg.seed, 0xB0_0000_0000 + k as u64));
         let _ = network.forward(x.detach()).into_data();
     }

@@ -98,28 +98,18 @@ fn non_finite_loss_stops_and_keeps_the_checkpoint() {
         &mut |_| {},
     )
     .expect_err("a learning rate of 1e12 must blow up");
+    let message = err.to_string();
+    assert!(message.contains("--resume"), "{message}");
     let TrainError::NonFinite {
         iteration,
         checkpoint,
         ..
     } = err
     else {
-        panic!("unexpected error {err}");
+        panic!("unexpected error {message}");
     };
     assert_eq!(checkpoint, iteration - 1);
+    // The last checkpoint written (every iteration here) is the last good one.
     let latest = train::checkpoint::latest(dir.path()).unwrap();
-    if checkpoint > 0 {
-        assert_eq!(latest.unwrap().iteration, checkpoint);
-    }
-    assert!(err_message_mentions_resume());
-}
-
-fn err_message_mentions_resume() -> bool {
-    TrainError::NonFinite {
-        loss: f32::NAN,
-        iteration: 2,
-        checkpoint: 1,
-    }
-    .to_string()
-    .contains("--resume")
+    assert_eq!(latest.map_or(0, |l| l.iteration), checkpoint);
 }

@@ -60,17 +60,6 @@ pub struct Args {
     pub preview_count: usize,
 }
 
-/// The default cache folder.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mammorecall");
-    }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(h) => PathBuf::from(h).join(".cache/mammorecall"),
-        None => PathBuf::from(".mammorecall-cache"),
-    }
-}
-
 impl Args {
     /// The preprocessing settings these flags select.
     pub fn config(&self) -> PreprocessConfig {
@@ -98,7 +87,10 @@ pub fn run(args: Args) -> Result<()> {
     let manifest = data::Manifest::read(&args.manifest)
         .with_context(|| format!("reading manifest {}", args.manifest.display()))?;
     let cfg = args.config();
-    let dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(data::cache::default_dir);
     let cache = Cache::open_or_build(&manifest, &cfg, &dir, true)?;
     println!("cache: {}", cache.path().display());
     println!(

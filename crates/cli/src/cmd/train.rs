@@ -36,13 +36,14 @@ pub struct Args {
     /// predictions.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
-    /// Architecture: alexnet or efficientnet-lite0.
-    #[arg(long, default_value = "alexnet")]
-    pub arch: Architecture,
+    /// Architecture: alexnet or efficientnet-lite0 [default: alexnet, or the --config's].
+    #[arg(long)]
+    pub arch: Option<Architecture>,
     /// Initial weights: scratch, imagenet, imagenet:PATH, a weights file, or a run folder
     /// (incremental transfer; the head is replaced when the class count differs).
-    #[arg(long, default_value = "scratch")]
-    pub init: Init,
+    /// [default: scratch, or the --config's]
+    #[arg(long)]
+    pub init: Option<Init>,
     /// Training iterations (mini-batches) [default 5000, the study's].
     #[arg(long, conflicts_with = "epochs")]
     pub iterations: Option<usize>,
@@ -139,7 +140,7 @@ fn config(a: &Args) -> Result<TrainConfig> {
             let (Some(m), Some(s)) = (&a.manifest, a.scenario) else {
                 bail!("--manifest and --scenario are required");
             };
-            TrainConfig::study(s, a.arch, m.clone())
+            TrainConfig::study(s, a.arch.unwrap_or(Architecture::AlexNet), m.clone())
         }
     };
     if let Some(m) = &a.manifest {
@@ -148,14 +149,13 @@ fn config(a: &Args) -> Result<TrainConfig> {
     if let Some(s) = a.scenario {
         c.scenario = s;
     }
-    if a.config.is_none() || a.arch != c.arch {
-        if a.arch != c.arch {
-            c.input_size = a.arch.default_input_size();
-        }
-        c.arch = a.arch;
+    // Flags override the --config file only where they are given.
+    if let Some(arch) = a.arch.filter(|&arch| arch != c.arch) {
+        c.arch = arch;
+        c.input_size = arch.default_input_size();
     }
-    if a.config.is_none() || a.init != Init::Scratch {
-        c.init = a.init.clone();
+    if let Some(init) = &a.init {
+        c.init = init.clone();
     }
     if let Some(v) = &a.split {
         c.data.split = Some(v.clone());
