@@ -47,6 +47,8 @@ enum Command {
     Evaluate(cmd::evaluate::Args),
     /// Class probabilities for DICOM/PNG/PGM files with a trained run.
     Predict(cmd::predict::Args),
+    /// The whole study: experiments × scenarios × test fractions, and its report.
+    Study(Box<cmd::study::Args>),
     /// Training and inference throughput (images/s, peak memory).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -67,6 +69,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(*a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Predict(a) => cmd::predict::run(a),
+        Command::Study(a) => cmd::study::run(*a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     if let Err(e) = result {

@@ -1,9 +1,10 @@
 //! The study's AlexNet with torchvision's layer sizes, so that torchvision's ImageNet
 //! state dict maps onto it one tensor for one tensor (see [`crate::weights`]).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -31,10 +32,56 @@ fn conv(
     stride: usize,
     pad: usize,
 ) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [kernel, kernel])
+    let mut c = Conv2dConfig::new([cin, cout], [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .init(device)
+        .with_initializer(he(2.0))
+        .init(device);
+    c.bias = Some(Param::from_tensor(Tensor::zeros([cout], device)));
+    c
+}
+
+/// He (Kaiming normal, fan-in) initialisation with `gain²` = `gain2`. torchvision's default
+/// (uniform, gain² = 1/3) shrinks the signal at every ReLU layer of a network without batch
+/// norm, which leaves from-scratch AlexNet at chance for hundreds of iterations; He keeps
+/// the activations' scale (gain² = 2 before a ReLU, 1 for the logits).
+fn he(gain2: f64) -> Initializer {
+    Initializer::KaimingNormal {
+        gain: gain2.sqrt(),
+        fan_out_only: false,
+    }
+}
+
+fn linear(device: &Device, cin: usize, cout: usize, gain2: f64) -> Linear {
+    let mut l = LinearConfig::new(cin, cout)
+        .with_initializer(he(gain2))
+        .init(device);
+    l.bias = Some(Param::from_tensor(Tensor::zeros([cout], device)));
+    l
+}
+
+/// Layer widths of an AlexNet: the five convolutions' output channels and the two hidden
+/// fully connected layers' width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Widths {
+    /// Output channels of conv1..conv5.
+    pub conv: [usize; 5],
+    /// Width of fc1 and fc2.
+    pub fc: usize,
+}
+
+impl Widths {
+    /// torchvision's (and the study's) widths.
+    pub const FULL: Widths = Widths {
+        conv: [64, 192, 384, 256, 256],
+        fc: 4096,
+    };
+    /// A quarter of the convolution widths and an eighth of the hidden width: the same
+    /// topology at about 1/40 of the parameters, for quick CPU runs (the synthetic study).
+    pub const SMALL: Widths = Widths {
+        conv: [16, 48, 96, 64, 64],
+        fc: 512,
+    };
 }
 
 /// AlexNet as in torchvision: five convolutions, three overlapping max-pools, 6×6 adaptive
@@ -68,18 +115,35 @@ pub struct AlexNet {
 impl AlexNet {
     /// A randomly initialised AlexNet for `in_channels` (1 or 3) and `num_classes` outputs.
     pub fn new(device: &Device, in_channels: usize, num_classes: usize) -> Self {
+        Self::with_widths(device, in_channels, num_classes, Widths::FULL)
+    }
+
+    /// A randomly initialised AlexNet topology with other layer widths.
+    pub fn with_widths(device: &Device, in_channels: usize, num_classes: usize, w: Widths) -> Self {
+        let [c1, c2, c3, c4, c5] = w.conv;
         Self {
-            conv1: conv(device, in_channels, 64, 11, 4, 2),
-            conv2: conv(device, 64, 192, 5, 1, 2),
-            conv3: conv(device, 192, 384, 3, 1, 1),
-            conv4: conv(device, 384, 256, 3, 1, 1),
-            conv5: conv(device, 256, 256, 3, 1, 1),
+            conv1: conv(device, in_channels, c1, 11, 4, 2),
+            conv2: conv(device, c1, c2, 5, 1, 2),
+            conv3: conv(device, c2, c3, 3, 1, 1),
+            conv4: conv(device, c3, c4, 3, 1, 1),
+            conv5: conv(device, c4, c5, 3, 1, 1),
             pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
             avgpool: AdaptiveAvgPool2dConfig::new([6, 6]).init(),
             dropout: DropoutConfig::new(0.5).init(),
-            fc1: LinearConfig::new(256 * 6 * 6, 4096).init(device),
-            fc2: LinearConfig::new(4096, 4096).init(device),
-            fc3: LinearConfig::new(4096, num_classes).init(device),
+            fc1: linear(device, c5 * 6 * 6, w.fc, 2.0),
+            fc2: linear(device, w.fc, w.fc, 2.0),
+            fc3: {
+                // A small head (Caffe's AlexNet: σ = 0.01) starts at the uniform prediction
+                // (loss ln k), with no early loss spike that can kill ReLUs.
+                let mut l = LinearConfig::new(w.fc, num_classes)
+                    .with_initializer(Initializer::Normal {
+                        mean: 0.0,
+                        std: 0.01,
+                    })
+                    .init(device);
+                l.bias = Some(Param::from_tensor(Tensor::zeros([num_classes], device)));
+                l
+            },
         }
     }
 

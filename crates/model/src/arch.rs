@@ -21,6 +21,10 @@ pub enum Architecture {
     /// The study's AlexNet with torchvision's layer sizes.
     #[serde(rename = "alexnet")]
     AlexNet,
+    /// The same AlexNet topology at a quarter of the width ([`crate::alexnet::Widths::SMALL`]):
+    /// no pretrained weights, for quick CPU runs such as the synthetic study.
+    #[serde(rename = "alexnet-small")]
+    AlexNetSmall,
     /// EfficientNet-Lite0, ImageNet-pretrained weights available.
     #[serde(rename = "efficientnet-lite0")]
     EfficientNetLite0,
@@ -28,12 +32,17 @@ pub enum Architecture {
 
 impl Architecture {
     /// Every architecture, in the order they are listed to users.
-    pub const ALL: [Architecture; 2] = [Architecture::AlexNet, Architecture::EfficientNetLite0];
+    pub const ALL: [Architecture; 3] = [
+        Architecture::AlexNet,
+        Architecture::AlexNetSmall,
+        Architecture::EfficientNetLite0,
+    ];
 
     /// The name used on the command line and in configuration files.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::AlexNet => "alexnet",
+            Architecture::AlexNetSmall => "alexnet-small",
             Architecture::EfficientNetLite0 => "efficientnet-lite0",
         }
     }
@@ -41,7 +50,7 @@ impl Architecture {
     /// The input side length the network is used at by default.
     pub fn default_input_size(self) -> usize {
         match self {
-            Architecture::AlexNet => crate::alexnet::INPUT_SIZE,
+            Architecture::AlexNet | Architecture::AlexNetSmall => crate::alexnet::INPUT_SIZE,
             Architecture::EfficientNetLite0 => 224,
         }
     }
@@ -49,7 +58,7 @@ impl Architecture {
     /// Input channels the architecture accepts (pretrained weights need 3).
     pub fn supported_channels(self) -> &'static [usize] {
         match self {
-            Architecture::AlexNet => &[1, 3],
+            Architecture::AlexNet | Architecture::AlexNetSmall => &[1, 3],
             Architecture::EfficientNetLite0 => &[3],
         }
     }
@@ -57,7 +66,7 @@ impl Architecture {
     /// The input normalisation of the weights this architecture is initialised from.
     pub fn normalization(self) -> Normalization {
         match self {
-            Architecture::AlexNet => Normalization::IMAGENET,
+            Architecture::AlexNet | Architecture::AlexNetSmall => Normalization::IMAGENET,
             Architecture::EfficientNetLite0 => Normalization::INCEPTION,
         }
     }
@@ -126,7 +135,7 @@ impl ModelConfig {
         }
         // AlexNet's stride-4 stem and three pools need at least 63 pixels; EfficientNet 32.
         let min = match self.arch {
-            Architecture::AlexNet => 63,
+            Architecture::AlexNet | Architecture::AlexNetSmall => 63,
             Architecture::EfficientNetLite0 => 32,
         };
         if self.input_size < min {
@@ -145,6 +154,12 @@ impl ModelConfig {
             Architecture::AlexNet => {
                 Network::AlexNet(AlexNet::new(device, self.in_channels, self.num_classes))
             }
+            Architecture::AlexNetSmall => Network::AlexNet(AlexNet::with_widths(
+                device,
+                self.in_channels,
+                self.num_classes,
+                crate::alexnet::Widths::SMALL,
+            )),
             Architecture::EfficientNetLite0 => {
                 Network::EfficientNetLite0(EfficientNetLite0::new(device, self.num_classes))
             }

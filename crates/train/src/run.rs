@@ -407,6 +407,10 @@ pub fn init_network(
 pub fn imagenet_path(arch: Architecture, explicit: Option<&Path>) -> Result<PathBuf, TrainError> {
     match arch {
         Architecture::EfficientNetLite0 => Ok(model::weights::efficientnet_lite0_path(explicit)?),
+        Architecture::AlexNetSmall => Err(TrainError::Config(
+            "alexnet-small has no ImageNet weights: use --init scratch, a weights file or a run folder"
+                .into(),
+        )),
         Architecture::AlexNet => {
             if let Some(p) = explicit {
                 return Ok(p.to_path_buf());

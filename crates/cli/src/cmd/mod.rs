@@ -10,6 +10,7 @@ pub mod prepare;
 pub mod preprocess;
 pub mod split;
 pub mod stats;
+pub mod study;
 pub mod synth;
 pub mod train;
 

@@ -36,7 +36,7 @@ pub struct Args {
     /// predictions.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
-    /// Architecture: alexnet or efficientnet-lite0 [default: alexnet, or the --config's].
+    /// Architecture: alexnet, alexnet-small (quarter width, no pretrained weights) or efficientnet-lite0 [default: alexnet, or the --config's].
     #[arg(long)]
     pub arch: Option<Architecture>,
     /// Initial weights: scratch, imagenet, imagenet:PATH, a weights file, or a run folder
