@@ -249,3 +249,53 @@ fn render(report: &Path) {
     assert!(figures >= 3, "{figures} figures");
     assert_eq!(attr("data-figures-rendered"), Some(figures.to_string()));
 }
+
+/// The shipped example over ../shared's mini-MIAS and DDSM normals (shortened) runs and
+/// reports; the normals-only experiments are reported as not applicable, with the reason.
+#[test]
+fn example_study_over_real_data_runs_and_reports() {
+    let shared = repo().join("../shared/data");
+    if !shared.join("mini-mias/labels.csv").is_file() {
+        eprintln!("SKIPPED: ../shared/data (mini-MIAS, DDSM normals) not found");
+        return;
+    }
+    let example =
+        std::fs::read_to_string(repo().join("examples/study-mini-mias-ddsm-normals.toml")).unwrap();
+    let shared = std::path::absolute(&shared).unwrap();
+    let text = example
+        .replace("../../shared/data", &shared.display().to_string())
+        .replace("iterations = 300", "iterations = 3")
+        .replace("bootstrap = 200", "bootstrap = 20")
+        .lines()
+        .map(|l| {
+            if l.starts_with("scenarios") {
+                "scenarios = [\"malignant-vs-negative\", \"three-class\"]".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("study.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = tmp.path().join("out");
+    let run = Command::new(bin())
+        .args(["study", "-q", "--config"])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    // 4 experiments × 2 scenarios + 2 pretraining cells, all accounted for.
+    assert!(String::from_utf8_lossy(&run.stdout).contains("(10 of 10 cells finished"));
+    assert!(stderr.contains("not applicable: no 'malignant' images to train malignant-vs-negative"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("mini-MIAS + DDSM normals") && html.contains("not applicable"));
+    let table1 = std::fs::read_to_string(out.join("tables/table1.csv")).unwrap();
+    assert!(table1
+        .lines()
+        .any(|l| l.starts_with("mini-MIAS only,malignant-vs-negative,")));
+}

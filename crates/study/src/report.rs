@@ -52,6 +52,16 @@ fn read_json(p: &Path) -> Result<Value, StudyError> {
 
 fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyError> {
     let dir = cell.dir(&plan.cfg, &plan.out);
+    if record.not_applicable.is_some() {
+        return Ok(Loaded {
+            cell,
+            record,
+            metrics: Value::Null,
+            rows: Vec::new(),
+            train_per_class: Vec::new(),
+            interval: None,
+        });
+    }
     let metrics = if cell.kind == CellKind::Pretrain {
         Value::Null
     } else {
@@ -217,7 +227,10 @@ figure{{margin:1.5em 0}}figcaption{{font-size:13px;color:#444}}pre{{background:#
         100.0 * cfg.test_fractions[0]
     );
     html.push_str("<table><tr><th class=l>experiment</th><th class=l>scenario</th><th class=l>classes</th><th>train per class</th><th>train total</th><th>test per class</th><th>test total</th></tr>");
-    for l in loaded.iter().filter(|l| l.cell.kind == CellKind::Test) {
+    for l in loaded
+        .iter()
+        .filter(|l| l.cell.kind == CellKind::Test && l.record.not_applicable.is_none())
+    {
         let names = l.cell.scenario.class_names();
         let mut test = vec![0usize; names.len()];
         for r in &l.rows {
@@ -266,10 +279,17 @@ figure{{margin:1.5em 0}}figcaption{{font-size:13px;color:#444}}pre{{background:#
     let mut json_cells = Vec::new();
     let _ = write!(
         html,
-        "<h2>Results</h2><p>AUC with 95% CIs by DeLong and by stratified bootstrap ({} replicates); sensitivity and specificity at Youden's operating point; specificity at the radiologists' {:.1}% sensitivity (best attainable, and linearly interpolated). Three-class: each pairwise (Hand &amp; Till) AUC and their mean. <i>CV</i>: pooled out-of-fold AUC of {}-fold cross-validation on the development part.</p>",
+        "<h2>Results</h2><p>AUC with 95% CIs by DeLong and by stratified bootstrap ({} replicates); sensitivity and specificity at Youden's operating point; specificity at the radiologists' {:.1}% sensitivity (best attainable, and linearly interpolated). Three-class: each pairwise (Hand &amp; Till) AUC and their mean. {}</p>",
         cfg.evaluation.bootstrap,
         100.0 * cfg.evaluation.sensitivity,
-        cfg.folds
+        if cfg.folds >= 2 {
+            format!(
+                " <i>CV</i>: pooled out-of-fold AUC of {}-fold cross-validation on the development part.",
+                cfg.folds
+            )
+        } else {
+            " No cross-validation was configured (<code>folds = 0</code>).".to_string()
+        }
     );
     for (e, exp) in cfg.experiments.iter().enumerate() {
         let _ = write!(
@@ -309,6 +329,10 @@ figure{{margin:1.5em 0}}figcaption{{font-size:13px;color:#444}}pre{{background:#
                                 .join("; ")
                         })
                         .unwrap_or_default();
+                    let pairwise = match l.and_then(|l| l.record.not_applicable.as_ref()) {
+                        Some(why) => format!("not applicable: {why}"),
+                        None => pairwise,
+                    };
                     let pubv = exp.published.and_then(|p| published::auc(p, s));
                     let dci = m.and_then(|m| ci(&m["delong_ci95"]));
                     let bci = m.and_then(|m| ci(&m["bootstrap_ci95"]));

@@ -72,6 +72,9 @@ pub struct CellRecord {
     pub auc: Option<f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Why the cell could not be trained (a class missing from its images), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
 }
 
 /// `interval.json`: how a model reads interval cancers.
@@ -345,18 +348,26 @@ fn run_cell(
         return Ok((r, false));
     }
     // The incremental phase needs its pretraining first (possibly another shard's cell).
+    let mut not_applicable = None;
     if let Some(p) = cell.pretrain_cell(cfg) {
-        if read_record(&p.dir(cfg, &plan.out))?.is_none() {
-            let (r, _) = run_cell(plan, &p, command, observer, log)?;
-            log_line(
-                log,
-                &format!(
-                    "{}: computed as the pretraining of {}",
-                    r.key,
-                    cell.key(cfg)
-                ),
-            );
-        }
+        let pre = match read_record(&p.dir(cfg, &plan.out))? {
+            Some(r) => r,
+            None => {
+                let (r, _) = run_cell(plan, &p, command, observer, log)?;
+                log_line(
+                    log,
+                    &format!(
+                        "{}: computed as the pretraining of {}",
+                        r.key,
+                        cell.key(cfg)
+                    ),
+                );
+                r
+            }
+        };
+        not_applicable = pre
+            .not_applicable
+            .map(|why| format!("its pretraining is not applicable ({why})"));
     }
     let _lock = lock(&dir)?;
     if let Some(r) = read_record(&dir)? {
@@ -365,6 +376,30 @@ fn run_cell(
     let key = cell.key(cfg);
     let t = Instant::now();
     let tc = plan.train_config(cell)?;
+    if not_applicable.is_none() {
+        not_applicable = missing_class(&tc)?;
+    }
+    if let Some(why) = not_applicable {
+        // E.g. a dataset of normals alone cannot train malignant vs negative: the
+        // report says so in the cell's row instead of failing the whole study.
+        std::fs::create_dir_all(&dir).map_err(|e| StudyError::file(&dir, e))?;
+        let record = CellRecord {
+            key: key.clone(),
+            cell: *cell,
+            experiment: cfg.experiments[cell.experiment].name.clone(),
+            test_fraction: cell.fraction.map(|f| cfg.test_fractions[f]),
+            auc: None,
+            seconds: 0.0,
+            not_applicable: Some(why.clone()),
+        };
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| StudyError::file(&dir, e))?;
+        store::write_atomic(&dir.join(CELL_FILE), &json)?;
+        observer(StudyEvent::Warning(&format!(
+            "{key}: not applicable: {why}"
+        )));
+        log_line(log, &format!("{key}: not applicable: {why}"));
+        return Ok((record, true));
+    }
     let resume = dir.join(train::run::CONFIG_FILE).is_file();
     observer(StudyEvent::CellStarted {
         key: &key,
@@ -436,6 +471,7 @@ fn run_cell(
         test_fraction: cell.fraction.map(|f| cfg.test_fractions[f]),
         auc: summary.auc,
         seconds: t.elapsed().as_secs_f64(),
+        not_applicable: None,
     };
     let json = serde_json::to_vec_pretty(&record).map_err(|e| StudyError::file(&dir, e))?;
     store::write_atomic(&dir.join(CELL_FILE), &json)?;
@@ -450,6 +486,30 @@ fn run_cell(
         ),
     );
     Ok((record, true))
+}
+
+/// Why a cell cannot be trained: a class of its scenario without images in the training
+/// (development) part.
+fn missing_class(tc: &TrainConfig) -> Result<Option<String>, StudyError> {
+    let m = Manifest::read(&tc.data.manifest)?;
+    let dev = match &tc.data.split {
+        Some(p) => data::Split::read(p, &m)?.development(),
+        None => (0..m.records.len()).collect(),
+    };
+    let names = tc.scenario.class_names();
+    let mut counts = vec![0usize; names.len()];
+    for i in dev {
+        if let Some(c) = tc.scenario.class_of(m.records[i].label) {
+            counts[c] += 1;
+        }
+    }
+    Ok(counts.iter().position(|&n| n == 0).map(|c| {
+        format!(
+            "no '{}' images to train {} on",
+            names[c],
+            tc.scenario.as_str()
+        )
+    }))
 }
 
 /// The false-negative analysis of a cell: for a test cell of a study scenario, the

@@ -158,7 +158,7 @@ fn run_study(a: Args) -> Result<()> {
             if let Some(b) = &cells_bar {
                 b.inc(1);
             }
-            if computed {
+            if computed && record.not_applicable.is_none() {
                 let line = format!(
                     "{}: AUC {} [{:.1} s]",
                     record.key,
