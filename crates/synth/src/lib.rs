@@ -97,6 +97,14 @@ pub struct SynthConfig {
     pub size: usize,
     /// Relative weights of negative, benign and malignant patients (normalised).
     pub class_mix: [f64; 3],
+    /// Multiplies every finding's radius (1: the sizes `difficulty` sets). Larger findings
+    /// stay visible at small network inputs (the quick synthetic study uses 2).
+    #[serde(default = "one")]
+    pub lesion_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for SynthConfig {
@@ -111,6 +119,7 @@ impl Default for SynthConfig {
             size: 512,
             // Roughly the study's FFDM patient mix (552 / 376 / 375).
             class_mix: [0.4, 0.3, 0.3],
+            lesion_scale: 1.0,
         }
     }
 }
@@ -146,6 +155,12 @@ impl SynthConfig {
             return bad(format!(
                 "size must be {}..={} pixels, got {}",
                 SIZE_RANGE.0, SIZE_RANGE.1, self.size
+            ));
+        }
+        if !(self.lesion_scale.is_finite() && (0.25..=4.0).contains(&self.lesion_scale)) {
+            return bad(format!(
+                "lesion_scale must be in 0.25..4, got {}",
+                self.lesion_scale
             ));
         }
         if self.class_mix.iter().any(|w| !w.is_finite() || *w < 0.0)

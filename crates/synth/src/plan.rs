@@ -272,7 +272,10 @@ pub fn plan(cfg: &SynthConfig) -> Vec<PatientPlan> {
                         Laterality::R
                     };
                     // Lesions shrink and fade as the difficulty grows.
-                    let radius = width * lerp(0.085, 0.03, d) * rng.random_range(0.85..1.15);
+                    let radius = width
+                        * lerp(0.085, 0.03, d)
+                        * rng.random_range(0.85..1.15)
+                        * cfg.lesion_scale;
                     let contrast = match finding {
                         Finding::PleomorphicCalcifications | Finding::CoarseCalcifications => {
                             lerp(0.85, 0.25, d)

@@ -44,6 +44,9 @@ pub struct Args {
     /// Weights of negative,benign,malignant patients [default: 0.4,0.3,0.3].
     #[arg(long, value_name = "NEG,BEN,MAL", value_parser = synth::parse_class_mix)]
     pub class_mix: Option<[f64; 3]>,
+    /// Multiply every finding's radius (0.25..4) [default: 1].
+    #[arg(long, value_name = "F")]
+    pub lesion_scale: Option<f64>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         difficulty: args.difficulty.unwrap_or(d.difficulty),
         size: args.size.unwrap_or(d.size),
         class_mix: args.class_mix.unwrap_or(d.class_mix),
+        lesion_scale: args.lesion_scale.unwrap_or(d.lesion_scale),
     };
     cfg.validate()?;
     let total = (cfg.patients * 4) as u64;
@@ -106,6 +110,7 @@ mod tests {
             difficulty: None,
             size: Some(96),
             class_mix: Some([0.0, 0.0, 1.0]),
+            lesion_scale: None,
             quiet: true,
         }
     }

@@ -83,6 +83,12 @@ pub struct Args {
     /// Crop to the breast region before resizing.
     #[arg(long)]
     pub crop: bool,
+    /// Mirror images so the chest wall is on the left (side detected from the image).
+    #[arg(long)]
+    pub flip: bool,
+    /// Linear grey levels instead of the study's histogram equalization.
+    #[arg(long)]
+    pub no_equalize: bool,
     /// Checkpoint every N iterations [default 500].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
@@ -201,6 +207,12 @@ fn config(a: &Args) -> Result<TrainConfig> {
     }
     if a.crop {
         c.preprocess.crop = true;
+    }
+    if a.flip {
+        c.preprocess.flip = imaging::preprocess::Flip::Detect;
+    }
+    if a.no_equalize {
+        c.preprocess.equalize = false;
     }
     if let Some(d) = &a.cache_dir {
         c.data.cache_dir = Some(d.clone());
