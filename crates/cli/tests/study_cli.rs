@@ -250,8 +250,9 @@ fn render(report: &Path) {
     assert_eq!(attr("data-figures-rendered"), Some(figures.to_string()));
 }
 
-/// The shipped example over ../shared's mini-MIAS and DDSM normals (shortened) runs and
-/// reports; the normals-only experiments are reported as not applicable, with the reason.
+/// The shipped example over ../shared's mini-MIAS and DDSM normals (shortened, scored per
+/// exam) runs and reports; the normals-only experiments are reported as not applicable,
+/// with the reason.
 #[test]
 fn example_study_over_real_data_runs_and_reports() {
     let shared = repo().join("../shared/data");
@@ -265,7 +266,10 @@ fn example_study_over_real_data_runs_and_reports() {
     let text = example
         .replace("../../shared/data", &shared.display().to_string())
         .replace("iterations = 300", "iterations = 3")
-        .replace("bootstrap = 200", "bootstrap = 20")
+        .replace(
+            "bootstrap = 200",
+            "bootstrap = 20\nlevel = \"exam\"\nreduce = \"max\"",
+        )
         .lines()
         .map(|l| {
             if l.starts_with("scenarios") {
@@ -294,6 +298,10 @@ fn example_study_over_real_data_runs_and_reports() {
     assert!(stderr.contains("not applicable: no 'malignant' images to train malignant-vs-negative"));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("mini-MIAS + DDSM normals") && html.contains("not applicable"));
+    // Scored per exam (a mini-MIAS patient's two images together), as configured.
+    assert!(html.contains("Scored per exam (the max of its images"));
+    let cell = out.join("cells/mini-mias-only/malignant-vs-negative/t20-r1");
+    assert!(cell.join("metrics-exam-max.json").is_file() && cell.join("metrics.json").is_file());
     let table1 = std::fs::read_to_string(out.join("tables/table1.csv")).unwrap();
     assert!(table1
         .lines()

@@ -193,6 +193,30 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     assert!((auc - reported).abs() < 1e-9, "{auc} vs {reported}");
     assert_eq!(m["specificity_at_sensitivity"]["sensitivity"], 0.869);
     assert!(a.join("metrics.json").is_file() && a.join("roc.svg").is_file());
+    // Exam level: one case per patient, its most severe class, scores combined.
+    let out = run_ok(bin().args([
+        "evaluate",
+        a.to_str().unwrap(),
+        "--json",
+        "--bootstrap",
+        "50",
+        "--level",
+        "exam",
+        "--reduce",
+        "max",
+    ]));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["level"], "exam");
+    let cases = |v: &serde_json::Value| {
+        v["n_positive"].as_u64().unwrap() + v["n_negative"].as_u64().unwrap()
+    };
+    assert!(
+        cases(&e) < cases(&m),
+        "{} exams vs {} images",
+        cases(&e),
+        cases(&m)
+    );
+    assert!(a.join("metrics-exam-max.json").is_file() && a.join("roc-exam-max.svg").is_file());
 
     // predict: probabilities of a file and of a folder, summing to one.
     let out = run_ok(bin().args([
@@ -209,6 +233,19 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
         let s = p["negative"].as_f64().unwrap() + p["malignant"].as_f64().unwrap();
         assert!((s - 1.0).abs() < 1e-4, "{r}");
     }
+
+    // Test-time augmentation: the mean over the image and its mirror, still a distribution.
+    let out = run_ok(bin().args([
+        "predict",
+        "--model",
+        a.to_str().unwrap(),
+        "--tta",
+        dir.path().join("img/p1_CC.pgm").to_str().unwrap(),
+    ]));
+    let tta: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &tta[0]["probabilities"];
+    let s = p["negative"].as_f64().unwrap() + p["malignant"].as_f64().unwrap();
+    assert!((s - 1.0).abs() < 1e-4, "{p}");
 
     // Incremental transfer: a new run starts from run A's weights.
     let c = dir.path().join("run-c");

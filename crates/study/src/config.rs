@@ -177,6 +177,10 @@ pub struct EvalSettings {
     pub bootstrap: usize,
     /// Sensitivity at which specificity is reported (the study's radiologists: 0.869).
     pub sensitivity: f64,
+    /// Unit the report scores: image (the study), breast or exam.
+    pub level: train::evaluate::Level,
+    /// How a breast's or exam's image scores are combined: mean or max.
+    pub reduce: train::evaluate::Reduce,
 }
 
 impl Default for EvalSettings {
@@ -184,6 +188,8 @@ impl Default for EvalSettings {
         EvalSettings {
             bootstrap: 2000,
             sensitivity: train::evaluate::RADIOLOGIST_SENSITIVITY,
+            level: train::evaluate::Level::Image,
+            reduce: train::evaluate::Reduce::Mean,
         }
     }
 }
@@ -582,6 +588,8 @@ keep_weights = false         # true keeps every cell's weights (AlexNet: 228 MB 
 [evaluation]
 bootstrap = 2000             # replicates of every bootstrap CI
 sensitivity = 0.869          # the radiologists' sensitivity in the study
+level = "image"              # image (the study) | breast | exam: the unit that is scored
+reduce = "mean"              # mean | max: how a breast's or exam's views are combined
 "#;
 
 #[cfg(test)]

@@ -65,12 +65,16 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
     let metrics = if cell.kind == CellKind::Pretrain {
         Value::Null
     } else {
-        read_json(&dir.join("metrics.json"))?
+        read_json(&dir.join(train::evaluate::metrics_file(
+            plan.cfg.evaluation.level,
+            plan.cfg.evaluation.reduce,
+        )))?
     };
     let rows = if cell.kind == CellKind::Pretrain {
         Vec::new()
     } else {
-        train::run::read_predictions(&dir.join(train::run::PREDICTIONS_FILE))?.1
+        let rows = train::run::read_predictions(&dir.join(train::run::PREDICTIONS_FILE))?.1;
+        scored_rows(plan, &dir, rows)?
     };
     let run = read_json(&dir.join("run.json"))?;
     let train_per_class = run["images"]["train_per_class"]
@@ -95,6 +99,33 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
         rows,
         train_per_class,
         interval,
+    })
+}
+
+/// The prediction rows at the report's scoring level (breasts or exams combined as the
+/// metrics were), so figures and paired tests use the same units as the tables.
+fn scored_rows(
+    plan: &Plan,
+    dir: &Path,
+    rows: Vec<train::run::Prediction>,
+) -> Result<Vec<train::run::Prediction>, StudyError> {
+    use train::evaluate::{aggregate, Level};
+    let ev = &plan.cfg.evaluation;
+    Ok(match ev.level {
+        Level::Image => rows,
+        Level::Exam => aggregate(&rows, ev.level, ev.reduce, &|_| String::new()),
+        Level::Breast => {
+            let tc = train::TrainConfig::load(&dir.join(train::run::CONFIG_FILE))?;
+            let m = data::Manifest::read(&tc.data.manifest)?;
+            let side: BTreeMap<&str, &str> = m
+                .records
+                .iter()
+                .map(|r| (r.image.as_str(), r.laterality.as_str()))
+                .collect();
+            aggregate(&rows, ev.level, ev.reduce, &|img| {
+                side.get(img).copied().unwrap_or("").to_string()
+            })
+        }
     })
 }
 
@@ -279,7 +310,15 @@ figure{{margin:1.5em 0}}figcaption{{font-size:13px;color:#444}}pre{{background:#
     let mut json_cells = Vec::new();
     let _ = write!(
         html,
-        "<h2>Results</h2><p>AUC with 95% CIs by DeLong and by stratified bootstrap ({} replicates); sensitivity and specificity at Youden's operating point; specificity at the radiologists' {:.1}% sensitivity (best attainable, and linearly interpolated). Three-class: each pairwise (Hand &amp; Till) AUC and their mean. {}</p>",
+        "<h2>Results</h2><p>Scored per {}. AUC with 95% CIs by DeLong and by stratified bootstrap ({} replicates); sensitivity and specificity at Youden's operating point; specificity at the radiologists' {:.1}% sensitivity (best attainable, and linearly interpolated). Three-class: each pairwise (Hand &amp; Till) AUC and their mean. {}</p>",
+        match cfg.evaluation.level {
+            train::evaluate::Level::Image => "image (the study)".to_string(),
+            l => format!(
+                "{} (the {} of its images' scores)",
+                l.name(),
+                cfg.evaluation.reduce.name()
+            ),
+        },
         cfg.evaluation.bootstrap,
         100.0 * cfg.evaluation.sensitivity,
         if cfg.folds >= 2 {

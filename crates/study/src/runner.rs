@@ -438,18 +438,31 @@ fn run_cell(
             replicates: cfg.evaluation.bootstrap,
             seed: plan.seed(cell.repeat),
             sensitivity: cfg.evaluation.sensitivity,
+            ..EvalOptions::default()
         };
-        let evaluated = train::evaluate::evaluate(&dir, cell.scenario, &eo, &mut |w: &str| {
-            warnings.push(w.to_string())
-        });
-        if let Err(e) = evaluated {
-            // A test part too small to hold every class (small datasets, 5% tests) leaves
-            // the statistics undefined: reported as null, not a failed study.
-            warnings.push(format!("statistics undefined: {e}"));
-            let v = serde_json::json!({"scenario": cell.scenario.as_str(), "auc": null,
-                "undefined": e.to_string()});
-            let text = serde_json::to_vec_pretty(&v).map_err(|e| StudyError::file(&dir, e))?;
-            store::write_atomic(&dir.join("metrics.json"), &text)?;
+        // The image level always (metrics.json); the report's level too when it differs.
+        let mut levels = vec![eo];
+        if cfg.evaluation.level != train::evaluate::Level::Image {
+            levels.push(EvalOptions {
+                level: cfg.evaluation.level,
+                reduce: cfg.evaluation.reduce,
+                ..eo
+            });
+        }
+        for eo in levels {
+            let evaluated = train::evaluate::evaluate(&dir, cell.scenario, &eo, &mut |w: &str| {
+                warnings.push(w.to_string())
+            });
+            if let Err(e) = evaluated {
+                // A test part too small to hold every class (small datasets, 5% tests)
+                // leaves the statistics undefined: reported as null, not a failed study.
+                warnings.push(format!("statistics undefined: {e}"));
+                let v = serde_json::json!({"scenario": cell.scenario.as_str(), "auc": null,
+                    "undefined": e.to_string()});
+                let text = serde_json::to_vec_pretty(&v).map_err(|e| StudyError::file(&dir, e))?;
+                let file = train::evaluate::metrics_file(eo.level, eo.reduce);
+                store::write_atomic(&dir.join(file), &text)?;
+            }
         }
     }
     for w in &warnings {

@@ -12,7 +12,7 @@ use eval::plot::{write_roc, PlotCurve};
 use eval::{delong, hand_till, Ranked};
 use serde_json::{json, Value};
 
-use crate::run::{read_predictions, PREDICTIONS_FILE};
+use crate::run::{read_predictions, Prediction, PREDICTIONS_FILE};
 use crate::TrainError;
 
 /// The radiologists' sensitivity in the study.
@@ -27,6 +27,109 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Sensitivity at which specificity is reported.
     pub sensitivity: f64,
+    /// Unit that is scored: each image, each breast, or each exam (patient).
+    pub level: Level,
+    /// How the image scores of a breast or exam are combined.
+    pub reduce: Reduce,
+}
+
+/// The unit a prediction is scored at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Every image on its own (the study).
+    #[default]
+    Image,
+    /// The views of one breast (patient + laterality) together.
+    Breast,
+    /// All images of a patient together.
+    Exam,
+}
+
+/// How the scores of a breast's or exam's images are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduce {
+    /// Mean of each class probability.
+    #[default]
+    Mean,
+    /// Maximum of each class probability (one suspicious view suffices).
+    Max,
+}
+
+impl Level {
+    /// The name in files and configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Image => "image",
+            Level::Breast => "breast",
+            Level::Exam => "exam",
+        }
+    }
+}
+
+impl Reduce {
+    /// The name in files and configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduce::Mean => "mean",
+            Reduce::Max => "max",
+        }
+    }
+}
+
+/// Combines image predictions into breast or exam predictions: the group takes its most
+/// severe class (highest class index, e.g. the abnormal breast of an exam) and the mean or
+/// maximum of each class probability. `laterality` maps an image to its side.
+pub fn aggregate(
+    rows: &[Prediction],
+    level: Level,
+    reduce: Reduce,
+    laterality: &dyn Fn(&str) -> String,
+) -> Vec<Prediction> {
+    if level == Level::Image {
+        return rows.to_vec();
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<&Prediction>> = Default::default();
+    for r in rows {
+        let key = match level {
+            Level::Breast => {
+                let side = laterality(&r.image);
+                if side.is_empty() {
+                    // Unknown side: the image stands alone rather than merging breasts.
+                    format!("{}|{}", r.patient_id, r.image)
+                } else {
+                    format!("{}|{side}", r.patient_id)
+                }
+            }
+            _ => r.patient_id.clone(),
+        };
+        groups.entry(key).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(key, g)| {
+            let worst = g.iter().max_by_key(|r| r.class).copied().unwrap_or(g[0]);
+            let k = worst.probs.len();
+            let probs = (0..k)
+                .map(|c| {
+                    let v = g.iter().map(|r| r.probs[c]);
+                    match reduce {
+                        Reduce::Mean => v.sum::<f32>() / g.len() as f32,
+                        Reduce::Max => v.fold(f32::MIN, f32::max),
+                    }
+                })
+                .collect();
+            Prediction {
+                image: key,
+                patient_id: worst.patient_id.clone(),
+                label: worst.label.clone(),
+                class: worst.class,
+                part: worst.part.clone(),
+                probs,
+            }
+        })
+        .collect()
 }
 
 impl Default for EvalOptions {
@@ -35,12 +138,22 @@ impl Default for EvalOptions {
             replicates: 2000,
             seed: 1,
             sensitivity: RADIOLOGIST_SENSITIVITY,
+            level: Level::Image,
+            reduce: Reduce::Mean,
         }
     }
 }
 
 fn pair(c: Option<[f64; 2]>) -> Value {
     c.map(|c| json!([c[0], c[1]])).unwrap_or(Value::Null)
+}
+
+/// The metrics file of a level: `metrics.json` for images, else `metrics-LEVEL-REDUCE.json`.
+pub fn metrics_file(level: Level, reduce: Reduce) -> String {
+    match level {
+        Level::Image => "metrics.json".into(),
+        l => format!("metrics-{}-{}.json", l.name(), reduce.name()),
+    }
 }
 
 /// Computes `metrics.json` (returned and written atomically) and `roc.svg` for the run
@@ -53,6 +166,25 @@ pub fn evaluate(
 ) -> Result<Value, TrainError> {
     let path = run.join(PREDICTIONS_FILE);
     let (names, rows) = read_predictions(&path)?;
+    // Image level writes metrics.json and roc.svg; other levels get a suffix.
+    let suffix = match opts.level {
+        Level::Image => String::new(),
+        l => format!("-{}-{}", l.name(), opts.reduce.name()),
+    };
+    let rows = if opts.level == Level::Breast {
+        let cfg = crate::config::TrainConfig::load(&run.join(crate::run::CONFIG_FILE))?;
+        let m = data::Manifest::read(&cfg.data.manifest)?;
+        let side: std::collections::HashMap<&str, &str> = m
+            .records
+            .iter()
+            .map(|r| (r.image.as_str(), r.laterality.as_str()))
+            .collect();
+        aggregate(&rows, opts.level, opts.reduce, &|img| {
+            side.get(img).copied().unwrap_or("").to_string()
+        })
+    } else {
+        aggregate(&rows, opts.level, opts.reduce, &|_| String::new())
+    };
     let err = |e: eval::EvalError| TrainError::file(&path, e);
     let classes: Vec<usize> = rows.iter().map(|r| r.class).collect();
     let metrics = match scenario.positive_class() {
@@ -88,7 +220,7 @@ pub fn evaluate(
                 (None, None)
             };
             let bci = boot.map(|b| [b.lower, b.upper]);
-            let figure = run.join("roc.svg");
+            let figure = run.join(format!("roc{suffix}.svg"));
             write_roc(
                 &figure,
                 &format!("{scenario}: {} vs {}", names[pos], names[1 - pos]),
@@ -121,7 +253,9 @@ pub fn evaluate(
                     "specificity_interpolated_ci95": pair(boot_at.and_then(|b| b.interpolated).map(|c| [c.lower, c.upper])),
                 },
                 "youden": {"threshold": yp.threshold, "sensitivity": yp.sensitivity, "specificity": yp.specificity, "j": j},
-                "roc_figure": "roc.svg",
+                "roc_figure": format!("roc{suffix}.svg"),
+                "level": opts.level.name(),
+                "reduce": opts.reduce.name(),
             })
         }
         None => {
@@ -148,11 +282,61 @@ pub fn evaluate(
                 "pairwise": pairs,
                 "mean_pairwise_auc": mc.mean_pairwise,
                 "ovr_macro_auc": mc.ovr_macro,
+                "level": opts.level.name(),
+                "reduce": opts.reduce.name(),
             })
         }
     };
-    let out = run.join("metrics.json");
+    let out = run.join(metrics_file(opts.level, opts.reduce));
     let text = serde_json::to_vec_pretty(&metrics).map_err(|e| TrainError::file(&out, e))?;
     store::write_atomic(&out, &text)?;
     Ok(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(image: &str, patient: &str, class: usize, p1: f32) -> Prediction {
+        Prediction {
+            image: image.into(),
+            patient_id: patient.into(),
+            label: if class == 1 { "malignant" } else { "negative" }.into(),
+            class,
+            part: "test".into(),
+            probs: vec![1.0 - p1, p1],
+        }
+    }
+
+    #[test]
+    fn breasts_and_exams_take_the_worst_class_and_combine_scores() {
+        let rows = vec![
+            row("p1_L_CC", "p1", 1, 0.9),
+            row("p1_L_MLO", "p1", 1, 0.5),
+            row("p1_R_CC", "p1", 0, 0.2),
+            row("p2_L_CC", "p2", 0, 0.4),
+            row("p2_x", "p2", 0, 0.6),
+        ];
+        let side = |img: &str| -> String {
+            img.split('_')
+                .nth(1)
+                .filter(|s| *s == "L" || *s == "R")
+                .unwrap_or("")
+                .to_string()
+        };
+        let b = aggregate(&rows, Level::Breast, Reduce::Mean, &side);
+        // p1 left, p1 right, p2 left, and p2's image of unknown side on its own.
+        assert_eq!(b.len(), 4);
+        let p1l = b.iter().find(|r| r.image == "p1|L").unwrap();
+        assert_eq!(p1l.class, 1);
+        assert!((p1l.probs[1] - 0.7).abs() < 1e-6);
+        assert!(b.iter().any(|r| r.image == "p2|p2_x"));
+        let e = aggregate(&rows, Level::Exam, Reduce::Max, &side);
+        assert_eq!(e.len(), 2);
+        let p1 = e.iter().find(|r| r.image == "p1").unwrap();
+        assert_eq!((p1.class, p1.probs[1]), (1, 0.9));
+        let p2 = e.iter().find(|r| r.image == "p2").unwrap();
+        assert_eq!((p2.class, p2.probs[1]), (0, 0.6));
+        assert_eq!(aggregate(&rows, Level::Image, Reduce::Max, &side), rows);
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use train::evaluate::{evaluate, EvalOptions, RADIOLOGIST_SENSITIVITY};
+use train::evaluate::{evaluate, EvalOptions, Level, Reduce, RADIOLOGIST_SENSITIVITY};
 
 /// AUC with DeLong and bootstrap 95% CIs, specificity at 86.9% sensitivity and the ROC
 /// figure of a run (test part, or out-of-fold with --folds); writes metrics.json.
@@ -21,9 +21,31 @@ pub struct Args {
     /// Sensitivity at which specificity is reported (the study's radiologists: 0.869).
     #[arg(long, default_value_t = RADIOLOGIST_SENSITIVITY)]
     pub sensitivity: f64,
+    /// Score each image (the study), each breast (its views together) or each exam
+    /// (patient); breast and exam write metrics-LEVEL-REDUCE.json and roc-LEVEL-REDUCE.svg.
+    #[arg(long, value_enum, default_value_t = LevelArg::Image)]
+    pub level: LevelArg,
+    /// How a breast's or exam's image scores are combined: mean or max.
+    #[arg(long, value_enum, default_value_t = ReduceArg::Mean)]
+    pub reduce: ReduceArg,
     /// Print metrics.json instead of the summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Scoring unit (`--level`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LevelArg {
+    Image,
+    Breast,
+    Exam,
+}
+
+/// Combination of image scores (`--reduce`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReduceArg {
+    Mean,
+    Max,
 }
 
 /// Runs `mammorecall evaluate`.
@@ -34,6 +56,15 @@ pub fn run(a: Args) -> Result<()> {
         replicates: a.bootstrap,
         seed: a.seed,
         sensitivity: a.sensitivity,
+        level: match a.level {
+            LevelArg::Image => Level::Image,
+            LevelArg::Breast => Level::Breast,
+            LevelArg::Exam => Level::Exam,
+        },
+        reduce: match a.reduce {
+            ReduceArg::Mean => Reduce::Mean,
+            ReduceArg::Max => Reduce::Max,
+        },
     };
     let m = evaluate(&a.run, cfg.scenario, &opts, &mut |w| {
         eprintln!("warning: {w}")
@@ -74,7 +105,9 @@ pub fn run(a: Args) -> Result<()> {
         );
         println!(
             "  figure                {}",
-            a.run.join("roc.svg").display()
+            a.run
+                .join(m["roc_figure"].as_str().unwrap_or("roc.svg"))
+                .display()
         );
     } else {
         for p in m["pairwise"].as_array().into_iter().flatten() {

@@ -36,6 +36,9 @@ pub struct Args {
     /// Device: cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Test-time augmentation: average each model over the image and its mirror image.
+    #[arg(long)]
+    pub tta: bool,
 }
 
 fn is_image(p: &Path) -> bool {
@@ -66,6 +69,13 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Runs `mammorecall predict`.
+/// The left–right mirror of a square `side`×`side` image.
+fn mirror(img: &[u8], side: usize) -> Vec<u8> {
+    img.chunks(side)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
+}
+
 pub fn run(a: Args) -> Result<()> {
     let compute = train::device::open(&a.device)?;
     let device: Device = compute.device.clone();
@@ -89,15 +99,22 @@ pub fn run(a: Args) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let n = images.len();
+    if a.tta {
+        // Mirror copies after the originals: image i and i + n are averaged.
+        let mirrored: Vec<Vec<u8>> = images.iter().map(|im| mirror(im, side)).collect();
+        images.extend(mirrored);
+    }
     let source = MemoryImages { side, images };
-    let indices: Vec<usize> = (0..files.len()).collect();
+    let indices: Vec<usize> = (0..source.images.len()).collect();
+    let views = if a.tta { 2 } else { 1 };
     let names = cfg.scenario.class_names();
     let mut mean = vec![vec![0f32; names.len()]; files.len()];
     for m in &models {
         let p = train::infer::probabilities(&m.network, &m.input, &source, &indices, 16, &device);
-        for (acc, row) in mean.iter_mut().zip(p) {
-            for (a, v) in acc.iter_mut().zip(row) {
-                *a += v / models.len() as f32;
+        for (k, row) in p.into_iter().enumerate() {
+            for (acc, v) in mean[k % n].iter_mut().zip(row) {
+                *acc += v / (models.len() * views) as f32;
             }
         }
     }
@@ -148,4 +165,15 @@ pub fn run(a: Args) -> Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mirror_reverses_each_row() {
+        assert_eq!(
+            super::mirror(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 3),
+            [3, 2, 1, 6, 5, 4, 9, 8, 7]
+        );
+    }
 }
