@@ -47,6 +47,8 @@ enum Command {
     Evaluate(cmd::evaluate::Args),
     /// Class probabilities for DICOM/PNG/PGM files with a trained run.
     Predict(cmd::predict::Args),
+    /// Grad-CAM heatmaps of a trained run over images, at their original resolution.
+    Explain(cmd::explain::Args),
     /// The whole study: experiments × scenarios × test fractions, and its report.
     Study(Box<cmd::study::Args>),
     /// Training and inference throughput (images/s, peak memory).
@@ -69,6 +71,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(*a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Predict(a) => cmd::predict::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
         Command::Study(a) => cmd::study::run(*a),
         Command::Bench(c) => cmd::bench::run(c),
     };

@@ -247,6 +247,57 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     let s = p["negative"].as_f64().unwrap() + p["malignant"].as_f64().unwrap();
     assert!((s - 1.0).abs() < 1e-4, "{p}");
 
+    // explain: Grad-CAM overlay at the image's own resolution, and the raw map.
+    let ex = dir.path().join("explain");
+    run_ok(bin().args([
+        "explain",
+        "--model",
+        a.to_str().unwrap(),
+        dir.path().join("img/p1_CC.pgm").to_str().unwrap(),
+        "--class",
+        "malignant",
+        "-o",
+        ex.to_str().unwrap(),
+    ]));
+    let raw: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ex.join("p1_CC-gradcam.json")).unwrap()).unwrap();
+    assert_eq!(raw["class"], "malignant");
+    let values: Vec<f64> = raw["map"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (w, h) = (
+        raw["map"]["width"].as_u64().unwrap(),
+        raw["map"]["height"].as_u64().unwrap(),
+    );
+    assert_eq!(values.len() as u64, w * h);
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+    let max = values.iter().cloned().fold(0.0, f64::max);
+    assert!(max == 1.0 || max == 0.0, "scaled to a peak of 1: {max}");
+    let overlay = imaging::read_image(&ex.join("p1_CC-gradcam.png")).unwrap();
+    let original = imaging::read_image(&dir.path().join("img/p1_CC.pgm")).unwrap();
+    assert_eq!(
+        (overlay.display.width, overlay.display.height),
+        (original.display.width, original.display.height)
+    );
+    let bad = bin()
+        .args([
+            "explain",
+            "--model",
+            a.to_str().unwrap(),
+            "--class",
+            "cat",
+            "-o",
+        ])
+        .arg(&ex)
+        .arg(dir.path().join("img/p1_CC.pgm"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--class cat"));
+
     // Incremental transfer: a new run starts from run A's weights.
     let c = dir.path().join("run-c");
     let mut args = train_args(&manifest, &cache, &c, 2);

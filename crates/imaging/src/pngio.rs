@@ -165,6 +165,35 @@ pub fn write_png16(path: &Path, img: &Gray16) -> Result<(), ImageError> {
     })
 }
 
+/// Writes an 8-bit RGB PNG (`data`: width × height × 3) atomically.
+pub fn write_png_rgb(
+    path: &Path,
+    width: usize,
+    height: usize,
+    data: &[u8],
+) -> Result<(), ImageError> {
+    if data.len() != width * height * 3 {
+        return Err(ImageError::Invalid(format!(
+            "RGB buffer holds {} bytes, not {width}x{height}x3",
+            data.len()
+        )));
+    }
+    store::write_atomic_with(path, |w| {
+        let mut enc = png::Encoder::new(w, width as u32, height as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| ImageError::io(path, std::io::Error::other(e)))?;
+        writer
+            .write_image_data(data)
+            .map_err(|e| ImageError::io(path, std::io::Error::other(e)))?;
+        writer
+            .finish()
+            .map_err(|e| ImageError::io(path, std::io::Error::other(e)))
+    })
+}
+
 /// Encodes an 8-bit grayscale image as PNG bytes in memory.
 pub fn encode_png8(img: &Gray8) -> Vec<u8> {
     let mut out = Vec::new();

@@ -142,6 +142,9 @@ pub struct Preprocessed {
     pub region: Rect,
     /// Whether the image was mirrored.
     pub flipped: bool,
+    /// Where `region` landed on the square output (after any mirroring), so that maps
+    /// over the output can be carried back to the input's pixels.
+    pub placed: Rect,
 }
 
 /// Preprocesses a decoded image, taking its laterality from the file's header.
@@ -250,6 +253,12 @@ pub fn preprocess(
         },
         region: source_region,
         flipped,
+        placed: Rect {
+            x: x0,
+            y: y0,
+            width: w,
+            height: h,
+        },
     })
 }
 

@@ -147,16 +147,26 @@ impl AlexNet {
         }
     }
 
-    /// Class logits for an NCHW batch (softmax them for probabilities).
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// The last convolution's activations (conv5 + ReLU), where Grad-CAM looks.
+    pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.pool.forward(relu(self.conv1.forward(x)));
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         let x = relu(self.conv3.forward(x));
         let x = relu(self.conv4.forward(x));
-        let x = self.pool.forward(relu(self.conv5.forward(x)));
+        relu(self.conv5.forward(x))
+    }
+
+    /// Class logits from [`AlexNet::feature_map`]'s output.
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(x);
         let x = self.avgpool.forward(x).flatten::<2>(1, 3);
         let x = relu(self.fc1.forward(self.dropout.forward(x)));
         let x = relu(self.fc2.forward(self.dropout.forward(x)));
         self.fc3.forward(x)
+    }
+
+    /// Class logits for an NCHW batch (softmax them for probabilities).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.feature_map(x))
     }
 }

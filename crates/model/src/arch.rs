@@ -234,6 +234,23 @@ impl Network {
         }
     }
 
+    /// The last convolutional activations (the map Grad-CAM weighs).
+    pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Network::AlexNet(m) => m.feature_map(x),
+            Network::EfficientNetLite0(m) => m.feature_map(x),
+        }
+    }
+
+    /// Class logits from [`Network::feature_map`]'s output: `forward(x)` is
+    /// `head(feature_map(x))`.
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Network::AlexNet(m) => m.head(x),
+            Network::EfficientNetLite0(m) => m.head(x),
+        }
+    }
+
     /// Class probabilities (softmax of the logits) for a normalised NCHW batch.
     pub fn probabilities(&self, x: Tensor<4>) -> Tensor<2> {
         softmax(self.forward(x), 1)

@@ -59,6 +59,14 @@ fn bn(device: &Device, channels: usize) -> BatchNorm {
         .init(device)
 }
 
+/// Global average pooling of an NCHW map.
+fn pool(x: Tensor<4>) -> Tensor<2> {
+    let [batch, channels, h, w] = x.dims();
+    x.reshape([batch, channels, h * w])
+        .mean_dim(2)
+        .reshape([batch, channels])
+}
+
 fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x.clamp(0.0, 6.0)
 }
@@ -175,17 +183,23 @@ impl EfficientNetLite0 {
         relu6(self.bn0.forward(self.conv_stem.forward(x)))
     }
 
-    /// The pooled 1280-d feature vector, the transfer-learning representation.
-    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+    /// The head convolution's 1280-channel activations, where Grad-CAM looks.
+    pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self.stem(x);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = relu6(self.bn1.forward(self.conv_head.forward(x)));
-        let [batch, channels, h, w] = x.dims();
-        x.reshape([batch, channels, h * w])
-            .mean_dim(2)
-            .reshape([batch, channels])
+        relu6(self.bn1.forward(self.conv_head.forward(x)))
+    }
+
+    /// The pooled 1280-d feature vector, the transfer-learning representation.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        pool(self.feature_map(x))
+    }
+
+    /// Class logits from [`EfficientNetLite0::feature_map`]'s output.
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.dropout.forward(pool(x)))
     }
 
     /// Class logits for an NCHW batch of normalised RGB images.

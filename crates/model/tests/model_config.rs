@@ -86,3 +86,20 @@ fn native_weights_round_trip_for_every_architecture() {
         assert!(load(&mut wrong_net, &path).is_err());
     }
 }
+
+#[test]
+fn forward_is_the_head_of_the_feature_map() {
+    // Grad-CAM splits the network there; the split must not change the output.
+    let device = Device::default();
+    for arch in [Architecture::AlexNetSmall, Architecture::EfficientNetLite0] {
+        let mut config = ModelConfig::for_arch(arch, 3);
+        config.input_size = 64;
+        let net = burn::module::Module::valid(&config.init(&device).unwrap());
+        let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let map = net.feature_map(x.clone());
+        assert_eq!(map.dims()[0], 2);
+        let a = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let b = net.head(map).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(a, b, "{arch}");
+    }
+}

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod evaluate;
+pub mod explain;
 pub mod infer;
 pub mod input;
 pub mod run;

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod convert;
 pub mod dataset;
 pub mod evaluate;
+pub mod explain;
 pub mod info;
 pub mod ingest;
 pub mod predict;
