@@ -298,6 +298,31 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--class cat"));
 
+    // With lesion coordinates: the share of correctly classified malignant images whose
+    // heat peak lies within two radii (here a radius covering the image: all of them).
+    let m = dir.path().join("lesions.csv");
+    std::fs::write(
+        &m,
+        "image,patient_id,laterality,view,label,x,y_from_top,radius\n\
+         img/p1_CC.pgm,p1,L,CC,malignant,10,10,100000\n",
+    )
+    .unwrap();
+    let ex2 = dir.path().join("explain2");
+    let out = run_ok(bin().args([
+        "explain",
+        "--model",
+        a.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "-o",
+        ex2.to_str().unwrap(),
+    ]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("heat peak within 2 radii"));
+    let loc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ex2.join("localisation.json")).unwrap()).unwrap();
+    assert!(loc["correct_malignant"].as_u64().unwrap() <= 1);
+    assert_eq!(loc["peak_within_2_radii"], loc["correct_malignant"]);
+
     // Incremental transfer: a new run starts from run A's weights.
     let c = dir.path().join("run-c");
     let mut args = train_args(&manifest, &cache, &c, 2);

@@ -13,8 +13,13 @@ pub struct Args {
     #[arg(long, value_name = "RUN_DIR")]
     pub model: PathBuf,
     /// Images (DICOM, PNG, PGM).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "manifest")]
     pub inputs: Vec<PathBuf>,
+    /// A manifest with lesion coordinates (`x`, `y_from_top`, `radius` in pixels, as
+    /// mini-MIAS and the synthetic data have): explains its malignant images and reports how
+    /// often the heat peak of a correctly classified one falls within twice the radius.
+    #[arg(long, value_name = "CSV")]
+    pub manifest: Option<PathBuf>,
     /// Output folder: IMAGE-gradcam.png (overlay), IMAGE-gradcam.json (raw map), explain.json.
     #[arg(short, long, value_name = "OUT_DIR")]
     pub output: PathBuf,
@@ -28,6 +33,9 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
+
+/// A lesion's centre column, centre row and radius, in the image's pixels.
+type Lesion = (f64, f64, f64);
 
 /// The "jet" colour map at t in [0, 1].
 fn jet(t: f32) -> [f32; 3] {
@@ -58,8 +66,32 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let side = cfg.preprocess.size;
+    let mut jobs: Vec<(PathBuf, Option<Lesion>)> =
+        a.inputs.iter().map(|p| (p.clone(), None)).collect();
+    if let Some(mp) = &a.manifest {
+        let m = data::Manifest::read(mp)?;
+        let num = |r: &data::Record, c: &str| -> Option<f64> {
+            m.extra(r, c).and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        for r in &m.records {
+            if r.label != data::Label::Malignant {
+                continue;
+            }
+            let lesion = match (num(r, "x"), num(r, "y_from_top"), num(r, "radius")) {
+                (Some(x), Some(y), Some(rad)) if rad > 0.0 => Some((x, y, rad)),
+                _ => None,
+            };
+            jobs.push((m.image_path(r), lesion));
+        }
+    }
+    if jobs.is_empty() {
+        bail!("no images to explain");
+    }
+    let malignant = names.iter().position(|&n| n == "malignant");
+    let (mut correct, mut inside) = (0usize, 0usize);
     let mut summary = Vec::new();
-    for f in &a.inputs {
+    for (f, lesion) in &jobs {
+        let f = f.as_path();
         let decoded = imaging::read_image(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
@@ -131,7 +163,18 @@ pub fn run(a: Args) -> Result<()> {
             .unwrap_or_else(|| "image".into());
         let png = a.output.join(format!("{stem}-gradcam.png"));
         imaging::pngio::write_png_rgb(&png, w, h, &rgb).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut in_lesion = None;
+        if let (Some((lx, ly, lr)), Some(mal)) = (lesion, malignant) {
+            if class == mal && wanted.is_none_or(|c| c == mal) {
+                let d2 = (peak.1 as f64 - lx).powi(2) + (peak.2 as f64 - ly).powi(2);
+                let hit = d2 <= (2.0 * lr).powi(2);
+                correct += 1;
+                inside += usize::from(hit);
+                in_lesion = Some(hit);
+            }
+        }
         let record = json!({
+            "peak_within_2_radii": in_lesion,
             "image": f.display().to_string(),
             "class": names[class],
             "probabilities": names.iter().zip(&cam.probabilities)
@@ -155,5 +198,17 @@ pub fn run(a: Args) -> Result<()> {
     }
     let path = a.output.join("explain.json");
     store::write_atomic(&path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    if a.manifest.is_some() {
+        let fraction = (correct > 0).then(|| inside as f64 / correct as f64);
+        println!(
+            "heat peak within 2 radii of the lesion: {inside} of {correct} correctly classified malignant images{}",
+            fraction.map_or(String::new(), |f| format!(" ({:.1}%)", 100.0 * f))
+        );
+        let s = json!({"correct_malignant": correct, "peak_within_2_radii": inside, "fraction": fraction});
+        store::write_atomic(
+            &a.output.join("localisation.json"),
+            serde_json::to_string_pretty(&s)?.as_bytes(),
+        )?;
+    }
     Ok(())
 }
