@@ -74,7 +74,9 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
         Vec::new()
     } else {
         let rows = train::run::read_predictions(&dir.join(train::run::PREDICTIONS_FILE))?.1;
-        scored_rows(plan, &dir, rows)?
+        // Figures and paired tests use the units the tables were scored in.
+        let ev = &plan.cfg.evaluation;
+        train::evaluate::scored_rows(&dir, rows, ev.level, ev.reduce)?
     };
     let run = read_json(&dir.join("run.json"))?;
     let train_per_class = run["images"]["train_per_class"]
@@ -99,33 +101,6 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
         rows,
         train_per_class,
         interval,
-    })
-}
-
-/// The prediction rows at the report's scoring level (breasts or exams combined as the
-/// metrics were), so figures and paired tests use the same units as the tables.
-fn scored_rows(
-    plan: &Plan,
-    dir: &Path,
-    rows: Vec<train::run::Prediction>,
-) -> Result<Vec<train::run::Prediction>, StudyError> {
-    use train::evaluate::{aggregate, Level};
-    let ev = &plan.cfg.evaluation;
-    Ok(match ev.level {
-        Level::Image => rows,
-        Level::Exam => aggregate(&rows, ev.level, ev.reduce, &|_| String::new()),
-        Level::Breast => {
-            let tc = train::TrainConfig::load(&dir.join(train::run::CONFIG_FILE))?;
-            let m = data::Manifest::read(&tc.data.manifest)?;
-            let side: BTreeMap<&str, &str> = m
-                .records
-                .iter()
-                .map(|r| (r.image.as_str(), r.laterality.as_str()))
-                .collect();
-            aggregate(&rows, ev.level, ev.reduce, &|img| {
-                side.get(img).copied().unwrap_or("").to_string()
-            })
-        }
     })
 }
 
@@ -591,23 +566,23 @@ figure{{margin:1.5em 0}}figcaption{{font-size:13px;color:#444}}pre{{background:#
                 .test_fractions
                 .iter()
                 .enumerate()
-                .map(|(f, frac)| Series {
-                    name: format!("{:.0}% test", 100.0 * frac),
-                    values: cfg
+                .map(|(f, frac)| {
+                    let cells: Vec<Option<&Loaded>> = cfg
                         .scenarios
                         .iter()
-                        .map(|&s| {
-                            find(e, s, f, 0, CellKind::Test).and_then(|l| l.metrics["auc"].as_f64())
-                        })
-                        .collect(),
-                    ci: cfg
-                        .scenarios
-                        .iter()
-                        .map(|&s| {
-                            find(e, s, f, 0, CellKind::Test)
-                                .and_then(|l| ci(&l.metrics["bootstrap_ci95"]))
-                        })
-                        .collect(),
+                        .map(|&s| find(e, s, f, 0, CellKind::Test))
+                        .collect();
+                    Series {
+                        name: format!("{:.0}% test", 100.0 * frac),
+                        values: cells
+                            .iter()
+                            .map(|l| l.and_then(|l| l.metrics["auc"].as_f64()))
+                            .collect(),
+                        ci: cells
+                            .iter()
+                            .map(|l| l.and_then(|l| ci(&l.metrics["bootstrap_ci95"])))
+                            .collect(),
+                    }
                 })
                 .collect();
             if series.iter().any(|s| s.values.iter().any(Option::is_some)) {

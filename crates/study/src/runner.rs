@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use data::{Manifest, Scenario};
+use data::Manifest;
 use serde::{Deserialize, Serialize};
 use train::config::{Init, TrainConfig};
 use train::evaluate::EvalOptions;
@@ -658,9 +658,4 @@ pub fn collect_records(plan: &Plan) -> Result<Vec<(Cell, Option<CellRecord>)>, S
         .iter()
         .map(|c| Ok((*c, read_record(&c.dir(&plan.cfg, &plan.out))?)))
         .collect()
-}
-
-/// Whether a scenario has a positive class (binary).
-pub fn is_binary(s: Scenario) -> bool {
-    s.positive_class().is_some()
 }

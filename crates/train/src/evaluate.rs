@@ -148,6 +148,28 @@ fn pair(c: Option<[f64; 2]>) -> Value {
     c.map(|c| json!([c[0], c[1]])).unwrap_or(Value::Null)
 }
 
+/// A run's prediction rows at `level`: breasts take their sides from the run's manifest.
+pub fn scored_rows(
+    run: &Path,
+    rows: Vec<Prediction>,
+    level: Level,
+    reduce: Reduce,
+) -> Result<Vec<Prediction>, TrainError> {
+    if level != Level::Breast {
+        return Ok(aggregate(&rows, level, reduce, &|_| String::new()));
+    }
+    let cfg = crate::config::TrainConfig::load(&run.join(crate::run::CONFIG_FILE))?;
+    let m = data::Manifest::read(&cfg.data.manifest)?;
+    let side: std::collections::HashMap<&str, &str> = m
+        .records
+        .iter()
+        .map(|r| (r.image.as_str(), r.laterality.as_str()))
+        .collect();
+    Ok(aggregate(&rows, level, reduce, &|img| {
+        side.get(img).copied().unwrap_or("").to_string()
+    }))
+}
+
 /// The metrics file of a level: `metrics.json` for images, else `metrics-LEVEL-REDUCE.json`.
 pub fn metrics_file(level: Level, reduce: Reduce) -> String {
     match level {
@@ -171,20 +193,7 @@ pub fn evaluate(
         Level::Image => String::new(),
         l => format!("-{}-{}", l.name(), opts.reduce.name()),
     };
-    let rows = if opts.level == Level::Breast {
-        let cfg = crate::config::TrainConfig::load(&run.join(crate::run::CONFIG_FILE))?;
-        let m = data::Manifest::read(&cfg.data.manifest)?;
-        let side: std::collections::HashMap<&str, &str> = m
-            .records
-            .iter()
-            .map(|r| (r.image.as_str(), r.laterality.as_str()))
-            .collect();
-        aggregate(&rows, opts.level, opts.reduce, &|img| {
-            side.get(img).copied().unwrap_or("").to_string()
-        })
-    } else {
-        aggregate(&rows, opts.level, opts.reduce, &|_| String::new())
-    };
+    let rows = scored_rows(run, rows, opts.level, opts.reduce)?;
     let err = |e: eval::EvalError| TrainError::file(&path, e);
     let classes: Vec<usize> = rows.iter().map(|r| r.class).collect();
     let metrics = match scenario.positive_class() {

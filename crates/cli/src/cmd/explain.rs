@@ -95,34 +95,40 @@ pub fn run(a: Args) -> Result<()> {
         let decoded = imaging::read_image(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        let probe = train::explain::grad_cam(
+        // The class to explain: the asked one, else the predicted one (a forward pass).
+        let class = match wanted {
+            Some(c) => c,
+            None => {
+                let source = train::input::MemoryImages {
+                    side,
+                    images: vec![pre.image.data.clone()],
+                };
+                let p = train::infer::probabilities(
+                    &model.network,
+                    &model.input,
+                    &source,
+                    &[0],
+                    1,
+                    &device,
+                );
+                p.first()
+                    .and_then(|p| {
+                        p.iter()
+                            .enumerate()
+                            .max_by(|x, y| x.1.total_cmp(y.1))
+                            .map(|(i, _)| i)
+                    })
+                    .unwrap_or(0)
+            }
+        };
+        let cam = train::explain::grad_cam(
             &model.network,
             &model.input,
             &pre.image.data,
             side,
-            wanted.unwrap_or(0),
+            class,
             &device,
         )?;
-        let class = wanted.unwrap_or_else(|| {
-            probe
-                .probabilities
-                .iter()
-                .enumerate()
-                .max_by(|x, y| x.1.total_cmp(y.1))
-                .map_or(0, |(i, _)| i)
-        });
-        let cam = if Some(class) == wanted || class == 0 {
-            probe
-        } else {
-            train::explain::grad_cam(
-                &model.network,
-                &model.input,
-                &pre.image.data,
-                side,
-                class,
-                &device,
-            )?
-        };
         // Carry the map from the network's square input back to the original pixels.
         let up = cam.upsample(side);
         let (r, p) = (pre.region, pre.placed);

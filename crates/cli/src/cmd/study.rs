@@ -109,7 +109,6 @@ fn run_study(a: Args) -> Result<()> {
     let multi = MultiProgress::new();
     let mut cells_bar: Option<ProgressBar> = None;
     let mut train_bar: Option<ProgressBar> = None;
-    let mut current = String::new();
     let style =
         |t: &str| ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut observer = |e: StudyEvent| match e {
@@ -127,7 +126,6 @@ fn run_study(a: Args) -> Result<()> {
             }
         }
         StudyEvent::CellStarted { key, resumed } => {
-            current = key.to_string();
             if quiet {
                 eprintln!("{key}: {}", if resumed { "resuming" } else { "training" });
             } else if let Some(b) = &cells_bar {
@@ -171,7 +169,6 @@ fn run_study(a: Args) -> Result<()> {
                     let _ = multi.println(line);
                 }
             }
-            let _ = &current;
         }
         StudyEvent::Warning(w) => {
             if quiet {
