@@ -279,6 +279,20 @@ pub fn cache_key(manifest: &Manifest, cfg: &PreprocessConfig) -> Result<[u8; 32]
 }
 
 /// Decodes and preprocesses every image and writes the cache file atomically.
+/// Preprocesses one manifest image exactly as the cache does (laterality from the
+/// manifest, else from the file's header).
+pub fn preprocess_record(
+    manifest: &Manifest,
+    r: &crate::Record,
+    cfg: &PreprocessConfig,
+) -> Result<imaging::preprocess::Preprocessed, DataError> {
+    let p = manifest.image_path(r);
+    let d = imaging::read_image(&p)?;
+    let side_hint =
+        Side::parse(&r.laterality).or_else(|| d.info.laterality.as_deref().and_then(Side::parse));
+    Ok(preprocess(&d.full, side_hint, cfg).map_err(|e| e.with_path(&p))?)
+}
+
 fn build(
     manifest: &Manifest,
     cfg: &PreprocessConfig,
@@ -318,11 +332,7 @@ fn build(
             let done: Vec<Result<(Vec<u8>, Entry), DataError>> = chunk
                 .par_iter()
                 .map(|r| {
-                    let p = manifest.image_path(r);
-                    let d = imaging::read_image(&p)?;
-                    let side_hint = Side::parse(&r.laterality)
-                        .or_else(|| d.info.laterality.as_deref().and_then(Side::parse));
-                    let out = preprocess(&d.full, side_hint, cfg).map_err(|e| e.with_path(&p))?;
+                    let out = preprocess_record(manifest, r, cfg)?;
                     bar.inc(1);
                     Ok((
                         out.image.data,

@@ -34,6 +34,9 @@ pub enum Scenario {
     BenignVsRest,
     /// 6. negative vs recalled-benign vs malignant.
     ThreeClass,
+    /// Not one of the study's six: abnormal (recalled-benign + malignant) vs negative,
+    /// the screening question "is there any finding" (positive: abnormal).
+    AbnormalVsNegative,
 }
 
 impl Scenario {
@@ -47,6 +50,17 @@ impl Scenario {
         Scenario::ThreeClass,
     ];
 
+    /// Every scenario the tool knows: the study's six, then the extra ones.
+    pub const KNOWN: [Scenario; 7] = [
+        Scenario::MalignantVsRest,
+        Scenario::MalignantVsNegative,
+        Scenario::MalignantVsBenign,
+        Scenario::NegativeVsBenign,
+        Scenario::BenignVsRest,
+        Scenario::ThreeClass,
+        Scenario::AbnormalVsNegative,
+    ];
+
     /// The name used on the command line and in files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +70,7 @@ impl Scenario {
             Scenario::NegativeVsBenign => "negative-vs-benign",
             Scenario::BenignVsRest => "benign-vs-rest",
             Scenario::ThreeClass => "three-class",
+            Scenario::AbnormalVsNegative => "abnormal-vs-negative",
         }
     }
 
@@ -68,6 +83,7 @@ impl Scenario {
             Scenario::NegativeVsBenign => &["negative", "benign"],
             Scenario::BenignVsRest => &["malignant+negative", "benign"],
             Scenario::ThreeClass => &["negative", "benign", "malignant"],
+            Scenario::AbnormalVsNegative => &["negative", "abnormal"],
         }
     }
 
@@ -96,6 +112,8 @@ impl Scenario {
             (Scenario::BenignVsRest, Benign) => Some(1),
             (Scenario::BenignVsRest, _) => Some(0),
             (Scenario::ThreeClass, l) => Some(l as usize),
+            (Scenario::AbnormalVsNegative, Negative) => Some(0),
+            (Scenario::AbnormalVsNegative, _) => Some(1),
             _ => None,
         }
     }
@@ -120,11 +138,11 @@ impl fmt::Display for Scenario {
 impl FromStr for Scenario {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scenario::ALL
+        Scenario::KNOWN
             .into_iter()
             .find(|x| x.as_str() == s.trim())
             .ok_or_else(|| {
-                let names: Vec<&str> = Scenario::ALL.iter().map(|x| x.as_str()).collect();
+                let names: Vec<&str> = Scenario::KNOWN.iter().map(|x| x.as_str()).collect();
                 format!(
                     "unknown scenario '{s}' (expected one of {})",
                     names.join(", ")
@@ -162,7 +180,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in Scenario::ALL {
+        for s in Scenario::KNOWN {
             assert_eq!(s.as_str().parse::<Scenario>(), Ok(s));
             assert_eq!(s.to_string(), s.as_str());
             let json = serde_json::to_string(&s).unwrap();
@@ -182,6 +200,7 @@ mod tests {
             (Scenario::NegativeVsBenign, [Some(0), Some(1), None]),
             (Scenario::BenignVsRest, [Some(0), Some(1), Some(0)]),
             (Scenario::ThreeClass, [Some(0), Some(1), Some(2)]),
+            (Scenario::AbnormalVsNegative, [Some(0), Some(1), Some(1)]),
         ];
         for (s, want) in table {
             let got: Vec<Option<usize>> = [Negative, Benign, Malignant]

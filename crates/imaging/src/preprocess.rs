@@ -147,6 +147,35 @@ pub struct Preprocessed {
     pub placed: Rect,
 }
 
+impl Preprocessed {
+    /// Where input pixel (`x`, `y`) (column, row from the top) lands on the output, in
+    /// output pixels; `None` when it lies outside the kept region.
+    pub fn to_output(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let (r, p) = (self.region, self.placed);
+        if r.width == 0 || r.height == 0 {
+            return None;
+        }
+        let (rx, ry) = (x - r.x as f64, y - r.y as f64);
+        if rx < 0.0 || ry < 0.0 || rx > r.width as f64 || ry > r.height as f64 {
+            return None;
+        }
+        let mut u = rx * p.width as f64 / r.width as f64;
+        if self.flipped {
+            u = p.width as f64 - u;
+        }
+        let v = ry * p.height as f64 / r.height as f64;
+        Some((p.x as f64 + u, p.y as f64 + v))
+    }
+
+    /// Output pixels per input pixel (the same on both axes unless stretched: their mean).
+    pub fn scale(&self) -> f64 {
+        let (r, p) = (self.region, self.placed);
+        let sx = p.width as f64 / r.width.max(1) as f64;
+        let sy = p.height as f64 / r.height.max(1) as f64;
+        (sx + sy) / 2.0
+    }
+}
+
 /// Preprocesses a decoded image, taking its laterality from the file's header.
 pub fn preprocess_decoded(
     img: &Decoded,

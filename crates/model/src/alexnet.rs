@@ -169,3 +169,75 @@ impl AlexNet {
         self.head(self.feature_map(x))
     }
 }
+
+/// alexnet-small's five convolutions as a fully convolutional classifier: global max
+/// pooling over the last feature map, dropout 0.5 and one linear layer. It takes any
+/// input size (a multiple of 32: the stem and two pools reduce by 16, and whole images
+/// and patches then tile evenly), so a classifier trained on lesion patches applies
+/// unchanged to whole images, as a sliding window whose strongest response is kept
+/// (Shen et al. 2019's patch-to-whole-image transfer).
+#[derive(Module, Debug)]
+pub struct AlexNetFcn {
+    /// 11×11 stride-4 stem.
+    pub conv1: Conv2d,
+    /// 5×5.
+    pub conv2: Conv2d,
+    /// 3×3.
+    pub conv3: Conv2d,
+    /// 3×3.
+    pub conv4: Conv2d,
+    /// 3×3.
+    pub conv5: Conv2d,
+    /// 3×3 stride-2 max-pool after conv1 and conv2.
+    pub pool: MaxPool2d,
+    /// Dropout 0.5 in front of the head.
+    pub dropout: Dropout,
+    /// conv5 channels → classes.
+    pub fc: Linear,
+}
+
+impl AlexNetFcn {
+    /// A randomly initialised network for `in_channels` (1 or 3) and `num_classes` outputs.
+    pub fn new(device: &Device, in_channels: usize, num_classes: usize) -> Self {
+        let [c1, c2, c3, c4, c5] = Widths::SMALL.conv;
+        Self {
+            conv1: conv(device, in_channels, c1, 11, 4, 2),
+            conv2: conv(device, c1, c2, 5, 1, 2),
+            conv3: conv(device, c2, c3, 3, 1, 1),
+            conv4: conv(device, c3, c4, 3, 1, 1),
+            conv5: conv(device, c4, c5, 3, 1, 1),
+            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            dropout: DropoutConfig::new(0.5).init(),
+            fc: linear(
+                device,
+                c5,
+                num_classes,
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.01,
+                },
+            ),
+        }
+    }
+
+    /// The last convolution's activations (conv5 + ReLU), where Grad-CAM looks.
+    pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = relu(self.conv3.forward(x));
+        let x = relu(self.conv4.forward(x));
+        relu(self.conv5.forward(x))
+    }
+
+    /// Class logits from [`AlexNetFcn::feature_map`]'s output: the global maximum of each
+    /// channel, then the linear head.
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = x.max_dim(3).max_dim(2).flatten::<2>(1, 3);
+        self.fc.forward(self.dropout.forward(x))
+    }
+
+    /// Class logits for an NCHW batch.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.feature_map(x))
+    }
+}

@@ -10,7 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::alexnet::AlexNet;
+use crate::alexnet::{AlexNet, AlexNetFcn};
 use crate::efficientnet::EfficientNetLite0;
 use crate::preprocess::Normalization;
 use crate::ModelError;
@@ -28,14 +28,20 @@ pub enum Architecture {
     /// EfficientNet-Lite0, ImageNet-pretrained weights available.
     #[serde(rename = "efficientnet-lite0")]
     EfficientNetLite0,
+    /// alexnet-small's convolutions with global max pooling and a linear head
+    /// ([`AlexNetFcn`]): any input size that is a multiple of 32, for lesion patches and
+    /// high-resolution whole images.
+    #[serde(rename = "alexnet-fcn")]
+    AlexNetFcn,
 }
 
 impl Architecture {
     /// Every architecture, in the order they are listed to users.
-    pub const ALL: [Architecture; 3] = [
+    pub const ALL: [Architecture; 4] = [
         Architecture::AlexNet,
         Architecture::AlexNetSmall,
         Architecture::EfficientNetLite0,
+        Architecture::AlexNetFcn,
     ];
 
     /// The name used on the command line and in configuration files.
@@ -44,6 +50,7 @@ impl Architecture {
             Architecture::AlexNet => "alexnet",
             Architecture::AlexNetSmall => "alexnet-small",
             Architecture::EfficientNetLite0 => "efficientnet-lite0",
+            Architecture::AlexNetFcn => "alexnet-fcn",
         }
     }
 
@@ -52,13 +59,16 @@ impl Architecture {
         match self {
             Architecture::AlexNet | Architecture::AlexNetSmall => crate::alexnet::INPUT_SIZE,
             Architecture::EfficientNetLite0 => 224,
+            Architecture::AlexNetFcn => 512,
         }
     }
 
     /// Input channels the architecture accepts (pretrained weights need 3).
     pub fn supported_channels(self) -> &'static [usize] {
         match self {
-            Architecture::AlexNet | Architecture::AlexNetSmall => &[1, 3],
+            Architecture::AlexNet | Architecture::AlexNetSmall | Architecture::AlexNetFcn => {
+                &[1, 3]
+            }
             Architecture::EfficientNetLite0 => &[3],
         }
     }
@@ -66,7 +76,9 @@ impl Architecture {
     /// The input normalisation of the weights this architecture is initialised from.
     pub fn normalization(self) -> Normalization {
         match self {
-            Architecture::AlexNet | Architecture::AlexNetSmall => Normalization::IMAGENET,
+            Architecture::AlexNet | Architecture::AlexNetSmall | Architecture::AlexNetFcn => {
+                Normalization::IMAGENET
+            }
             Architecture::EfficientNetLite0 => Normalization::INCEPTION,
         }
     }
@@ -137,7 +149,14 @@ impl ModelConfig {
         let min = match self.arch {
             Architecture::AlexNet | Architecture::AlexNetSmall => 63,
             Architecture::EfficientNetLite0 => 32,
+            Architecture::AlexNetFcn => 64,
         };
+        if self.arch == Architecture::AlexNetFcn && !self.input_size.is_multiple_of(32) {
+            return Err(ModelError::InvalidConfig(format!(
+                "{} takes input sizes that are multiples of 32, got {}",
+                self.arch, self.input_size
+            )));
+        }
         if self.input_size < min {
             return Err(ModelError::InvalidConfig(format!(
                 "{} needs inputs of at least {min}×{min}, got {}",
@@ -162,6 +181,9 @@ impl ModelConfig {
             )),
             Architecture::EfficientNetLite0 => {
                 Network::EfficientNetLite0(EfficientNetLite0::new(device, self.num_classes))
+            }
+            Architecture::AlexNetFcn => {
+                Network::AlexNetFcn(AlexNetFcn::new(device, self.in_channels, self.num_classes))
             }
         })
     }
@@ -200,6 +222,8 @@ pub enum Network {
     AlexNet(AlexNet),
     /// See [`EfficientNetLite0`].
     EfficientNetLite0(EfficientNetLite0),
+    /// See [`AlexNetFcn`].
+    AlexNetFcn(AlexNetFcn),
 }
 
 impl Network {
@@ -208,6 +232,7 @@ impl Network {
         match self {
             Network::AlexNet(m) => m.forward(x),
             Network::EfficientNetLite0(m) => m.forward(x),
+            Network::AlexNetFcn(m) => m.forward(x),
         }
     }
 
@@ -230,7 +255,7 @@ impl Network {
     pub fn batch_norm_momentum(&mut self) -> Option<f64> {
         match self {
             Network::EfficientNetLite0(m) => m.batch_norms_mut().first().map(|b| b.momentum),
-            Network::AlexNet(_) => None,
+            Network::AlexNet(_) | Network::AlexNetFcn(_) => None,
         }
     }
 
@@ -239,6 +264,7 @@ impl Network {
         match self {
             Network::AlexNet(m) => m.feature_map(x),
             Network::EfficientNetLite0(m) => m.feature_map(x),
+            Network::AlexNetFcn(m) => m.feature_map(x),
         }
     }
 
@@ -248,6 +274,33 @@ impl Network {
         match self {
             Network::AlexNet(m) => m.head(x),
             Network::EfficientNetLite0(m) => m.head(x),
+            Network::AlexNetFcn(m) => m.head(x),
+        }
+    }
+
+    /// The classifier head: its weight (`[features, classes]`, burn's layout) and bias.
+    pub fn head_weights(&self) -> (Tensor<2>, Option<Tensor<1>>) {
+        let l = self.head_linear();
+        (l.weight.val(), l.bias.as_ref().map(|b| b.val()))
+    }
+
+    /// Replaces the classifier head's weight and bias (shapes as [`Network::head_weights`]).
+    pub fn set_head_weights(&mut self, weight: Tensor<2>, bias: Option<Tensor<1>>) {
+        let l = match self {
+            Network::AlexNet(m) => &mut m.fc3,
+            Network::EfficientNetLite0(m) => &mut m.fc,
+            Network::AlexNetFcn(m) => &mut m.fc,
+        };
+        // Parameters must be leaves of the autodiff graph: cut any history.
+        l.weight = burn::module::Param::from_tensor(weight.detach());
+        l.bias = bias.map(|b| burn::module::Param::from_tensor(b.detach()));
+    }
+
+    fn head_linear(&self) -> &burn::nn::Linear {
+        match self {
+            Network::AlexNet(m) => &m.fc3,
+            Network::EfficientNetLite0(m) => &m.fc,
+            Network::AlexNetFcn(m) => &m.fc,
         }
     }
 

@@ -255,6 +255,10 @@ pub fn load_imagenet(network: &mut Network, path: &Path) -> Result<LoadReport, M
     match network {
         Network::AlexNet(m) => load_torchvision_alexnet(m, path),
         Network::EfficientNetLite0(m) => load_efficientnet_lite0(m, path),
+        Network::AlexNetFcn(_) => Err(weights_err(
+            path,
+            "alexnet-fcn has no ImageNet weights (start it from scratch, a run, or lesion patches)",
+        )),
     }
 }
 
@@ -320,6 +324,7 @@ pub fn load(network: &mut Network, path: &Path) -> Result<LoadReport, ModelError
     let arch = match network {
         Network::AlexNet(_) => "alexnet",
         Network::EfficientNetLite0(_) => "efficientnet-lite0",
+        Network::AlexNetFcn(_) => "alexnet-fcn",
     };
     check(&result, path, arch, None)?;
     Ok(LoadReport {
@@ -334,6 +339,7 @@ pub fn head_prefix(network: &Network) -> &'static str {
     match network {
         Network::AlexNet(_) => "AlexNet.fc3.",
         Network::EfficientNetLite0(_) => "EfficientNetLite0.fc.",
+        Network::AlexNetFcn(_) => "AlexNetFcn.fc.",
     }
 }
 
@@ -343,6 +349,10 @@ fn not_alexnet_head(path: &str, _container: &str) -> bool {
 
 fn not_efficientnet_head(path: &str, _container: &str) -> bool {
     !path.starts_with("EfficientNetLite0.fc.")
+}
+
+fn not_fcn_head(path: &str, _container: &str) -> bool {
+    !path.starts_with("AlexNetFcn.fc.")
 }
 
 /// Loads weights written by [`save`] for another task: every tensor is taken from the file,
@@ -356,6 +366,7 @@ pub fn load_transfer(network: &mut Network, path: &Path) -> Result<LoadReport, M
     let (arch, keep): (&str, fn(&str, &str) -> bool) = match network {
         Network::AlexNet(_) => ("alexnet", not_alexnet_head),
         Network::EfficientNetLite0(_) => ("efficientnet-lite0", not_efficientnet_head),
+        Network::AlexNetFcn(_) => ("alexnet-fcn", not_fcn_head),
     };
     let weight_name = format!("{head}weight");
     let mut store = SafetensorsStore::from_file(path);
@@ -373,6 +384,7 @@ pub fn load_transfer(network: &mut Network, path: &Path) -> Result<LoadReport, M
     let ours = match network {
         Network::AlexNet(m) => m.fc3.weight.dims()[1],
         Network::EfficientNetLite0(m) => m.fc.weight.dims()[1],
+        Network::AlexNetFcn(m) => m.fc.weight.dims()[1],
     };
     let head_replaced = stored_classes != ours;
     let mut store = SafetensorsStore::from_file(path);

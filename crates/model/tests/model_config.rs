@@ -81,6 +81,8 @@ fn native_weights_round_trip_for_every_architecture() {
             // Same topology, other widths: the shapes must not load either.
             Architecture::AlexNetSmall => Architecture::AlexNet,
             Architecture::EfficientNetLite0 => Architecture::AlexNet,
+            // alexnet-small's convolutions under another head.
+            Architecture::AlexNetFcn => Architecture::AlexNetSmall,
         };
         let mut wrong_net = ModelConfig::for_arch(wrong, 3).init(&device).unwrap();
         assert!(load(&mut wrong_net, &path).is_err());
@@ -91,7 +93,11 @@ fn native_weights_round_trip_for_every_architecture() {
 fn forward_is_the_head_of_the_feature_map() {
     // Grad-CAM splits the network there; the split must not change the output.
     let device = Device::default();
-    for arch in [Architecture::AlexNetSmall, Architecture::EfficientNetLite0] {
+    for arch in [
+        Architecture::AlexNetSmall,
+        Architecture::EfficientNetLite0,
+        Architecture::AlexNetFcn,
+    ] {
         let mut config = ModelConfig::for_arch(arch, 3);
         config.input_size = 64;
         let net = burn::module::Module::valid(&config.init(&device).unwrap());
@@ -101,5 +107,23 @@ fn forward_is_the_head_of_the_feature_map() {
         let a = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
         let b = net.head(map).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(a, b, "{arch}");
+    }
+}
+
+#[test]
+fn alexnet_fcn_takes_any_multiple_of_32_with_the_same_weights() {
+    let device = Device::default();
+    let mut config = ModelConfig::for_arch(Architecture::AlexNetFcn, 2);
+    config.in_channels = 1;
+    for bad in [100, 227, 32] {
+        config.input_size = bad;
+        assert!(config.validate().is_err(), "{bad}");
+    }
+    config.input_size = 96;
+    let net = burn::module::Module::valid(&config.init(&device).unwrap());
+    // One set of weights serves patches and whole images: logits for both sizes.
+    for side in [96, 512] {
+        let x = Tensor::<4>::random([1, 1, side, side], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(net.forward(x).dims(), [1, 2], "{side}");
     }
 }

@@ -11,6 +11,8 @@ use model::Architecture;
 use serde::{Deserialize, Serialize};
 use synth::{Site, SynthConfig};
 use train::config::{Balance, Init, TrainConfig};
+use train::infer::Tta;
+use train::patches::PatchSettings;
 
 use crate::StudyError;
 
@@ -141,6 +143,10 @@ pub struct TrainSettings {
     pub checkpoint_every: usize,
     /// Keep every cell's weights (AlexNet: 228 MB each); pretraining weights are always kept.
     pub keep_weights: bool,
+    /// Test-time augmentation of every cell's predictions: none (the study), flip, flip-shift.
+    pub tta: Tta,
+    /// Lesion-patch pretraining settings, used with `init = "patches"`.
+    pub patches: PatchSettings,
 }
 
 impl Default for TrainSettings {
@@ -165,6 +171,8 @@ impl Default for TrainSettings {
             device: "cpu".into(),
             checkpoint_every: 500,
             keep_weights: false,
+            tta: Tta::None,
+            patches: PatchSettings::default(),
         }
     }
 }
@@ -497,6 +505,8 @@ impl StudyConfig {
         c.balance = t.balance;
         c.device = t.device.clone();
         c.checkpoint_every = t.checkpoint_every;
+        c.tta = t.tta;
+        c.patches = t.patches.clone();
         c.seed = self.seed;
         c.data.split_seed = self.seed;
         c
@@ -565,8 +575,10 @@ published = "incremental"
 # 0.001 divided by 10 every 2,500 iterations, 5,000 iterations, classes balanced by
 # down-sampling, histogram equalization, bicubic 227×227, ImageNet initialisation.
 [train]
-arch = "alexnet"             # alexnet | alexnet-small | efficientnet-lite0
+arch = "alexnet"             # alexnet | alexnet-small | alexnet-fcn | efficientnet-lite0
 init = "imagenet"            # scratch | imagenet | imagenet:PATH | weights file | run folder
+                             # | patches (lesion-patch pretraining; needs x, y_from_top,
+                             #   radius or roi_* columns; alexnet-fcn is built for it)
 input_size = 0               # 0: the architecture's (227 for AlexNet)
 in_channels = 3
 iterations = 5000
@@ -584,6 +596,16 @@ flip = "off"                 # off (the study) | detect (chest wall to the left)
 device = "cpu"               # cpu | cuda
 checkpoint_every = 500
 keep_weights = false         # true keeps every cell's weights (AlexNet: 228 MB each)
+tta = "none"                 # none (the study) | flip | flip-shift: test-time augmentation
+
+# Lesion-patch pretraining, used with init = "patches" (Shen et al. 2019's first stage).
+[train.patches]
+size = 0                     # patch side; 0: 3/16 of input_size (96 at 512)
+per_lesion = 16              # patches around each annotated lesion
+per_image = 4                # normal-tissue patches from each image
+iterations = 400
+batch_size = 32
+learning_rate = 0.003
 
 [evaluation]
 bootstrap = 2000             # replicates of every bootstrap CI

@@ -69,6 +69,8 @@ pub fn auc(column: Published, scenario: Scenario) -> Option<PublishedAuc> {
         (ThreeClass, DdsmOnly) => plain(0.85),
         (ThreeClass, Mixed) => plain(0.79),
         (ThreeClass, Incremental) => plain(0.68),
+        // Not a scenario of the study.
+        (AbnormalVsNegative, _) => None,
     }
 }
 

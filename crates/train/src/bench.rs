@@ -58,6 +58,7 @@ pub fn run(
     batch: usize,
     steps: usize,
     input_size: Option<usize>,
+    channels: Option<usize>,
 ) -> Result<BenchResult, TrainError> {
     if batch == 0 || steps == 0 {
         return Err(TrainError::Config(
@@ -67,6 +68,9 @@ pub fn run(
     let mut mc = ModelConfig::for_arch(arch, 2);
     if let Some(s) = input_size {
         mc.input_size = s;
+    }
+    if let Some(c) = channels {
+        mc.in_channels = c;
     }
     mc.validate()?;
     let size = mc.input_size;

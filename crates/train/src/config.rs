@@ -15,6 +15,8 @@ use model::{Architecture, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::augment::Augment;
+use crate::infer::Tta;
+use crate::patches::PatchSettings;
 use crate::TrainError;
 
 /// Where the network's weights start from.
@@ -32,6 +34,10 @@ pub enum Init {
     /// Another run's final weights (the study's incremental transfer); the head is
     /// replaced when the class count differs.
     Run(PathBuf),
+    /// Lesion-patch pretraining ([`crate::patches`]): `None` trains the patch classifier
+    /// of each model first, inside the run; `Some(run)` takes it from another run that
+    /// trained one on the same split (the same fold's, with cross-validation).
+    Patches(Option<PathBuf>),
 }
 
 impl fmt::Display for Init {
@@ -42,20 +48,23 @@ impl fmt::Display for Init {
             Init::ImageNet(Some(p)) => write!(f, "imagenet:{}", p.display()),
             Init::Weights(p) => write!(f, "weights:{}", p.display()),
             Init::Run(p) => write!(f, "run:{}", p.display()),
+            Init::Patches(None) => f.write_str("patches"),
+            Init::Patches(Some(p)) => write!(f, "patches:{}", p.display()),
         }
     }
 }
 
 impl FromStr for Init {
     type Err = String;
-    /// `scratch`, `imagenet`, `imagenet:PATH`, `weights:PATH`, `run:DIR`, or a bare path
-    /// (a folder is a run, a file is weights).
+    /// `scratch`, `imagenet`, `imagenet:PATH`, `weights:PATH`, `run:DIR`, `patches`,
+    /// `patches:RUN_DIR`, or a bare path (a folder is a run, a file is weights).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         Ok(match s {
             "" => return Err("empty --init".into()),
             "scratch" | "random" => Init::Scratch,
             "imagenet" => Init::ImageNet(None),
+            "patches" => Init::Patches(None),
             _ => {
                 if let Some(p) = s.strip_prefix("imagenet:") {
                     Init::ImageNet(Some(PathBuf::from(p)))
@@ -63,6 +72,8 @@ impl FromStr for Init {
                     Init::Weights(PathBuf::from(p))
                 } else if let Some(p) = s.strip_prefix("run:") {
                     Init::Run(PathBuf::from(p))
+                } else if let Some(p) = s.strip_prefix("patches:") {
+                    Init::Patches(Some(PathBuf::from(p)))
                 } else {
                     let p = PathBuf::from(s);
                     if p.is_dir() {
@@ -120,6 +131,28 @@ impl FromStr for Balance {
     }
 }
 
+/// A named starting recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The published protocol ([`TrainConfig::study`]).
+    Study,
+    /// High resolution, breast crop, lesion-patch pretraining and flip TTA
+    /// ([`TrainConfig::lesion`]).
+    Lesion,
+}
+
+impl FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "study" => Ok(Preset::Study),
+            "lesion" => Ok(Preset::Lesion),
+            _ => Err(format!("unknown preset '{s}' (expected study or lesion)")),
+        }
+    }
+}
+
 /// Where the images and the split come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,8 +205,13 @@ pub struct TrainConfig {
     /// images, rounded up to whole batches, resolved for each model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
-    /// Images per mini-batch.
+    /// Images per mini-batch (the effective batch of every SGD step).
     pub batch_size: usize,
+    /// Images per forward/backward pass: the batch is formed from micro-batches of this
+    /// size by gradient accumulation (0: adapt to the machine's memory, see
+    /// [`crate::memory::micro_batch`]).
+    #[serde(default)]
+    pub micro_batch: usize,
     /// Initial learning rate.
     pub learning_rate: f64,
     /// The learning rate is multiplied by `lr_gamma` every `lr_step` iterations (0: never).
@@ -188,6 +226,12 @@ pub struct TrainConfig {
     pub balance: Balance,
     /// Training-time augmentation (off by default, as the study).
     pub augment: Augment,
+    /// Test-time augmentation of the run's own predictions (none by default, as the study).
+    #[serde(default)]
+    pub tta: Tta,
+    /// Lesion-patch pretraining settings (used with `init = "patches"`).
+    #[serde(default)]
+    pub patches: PatchSettings,
     /// Seed of initialisation, sampling, dropout and augmentation.
     pub seed: u64,
     /// Checkpoint every this many iterations (0: only at the end).
@@ -219,6 +263,7 @@ impl TrainConfig {
             iterations: 5000,
             epochs: None,
             batch_size: 50,
+            micro_batch: 0,
             learning_rate: 0.001,
             lr_step: 2500,
             lr_gamma: 0.1,
@@ -226,6 +271,8 @@ impl TrainConfig {
             weight_decay: 0.001,
             balance: Balance::Downsample,
             augment: Augment::default(),
+            tta: Tta::None,
+            patches: PatchSettings::default(),
             seed: 1,
             checkpoint_every: 500,
             validate_every: 0,
@@ -243,6 +290,47 @@ impl TrainConfig {
                 size,
                 ..PreprocessConfig::default()
             },
+        }
+    }
+
+    /// The recipe that sees small lesions (after Shen et al. 2019): alexnet-fcn on 512²
+    /// single-channel inputs cropped to the breast, chest wall to the left, linear grey
+    /// levels (equalization hands most grey levels to the background and squeezes small
+    /// bright findings), the backbone pretrained on lesion patches first, classes
+    /// balanced by over-sampling (every negative is used), flip test-time augmentation.
+    /// 300 iterations of 16 at learning rate 0.003, divided by 10 after 200.
+    pub fn lesion(scenario: Scenario, manifest: PathBuf) -> Self {
+        let mut c = TrainConfig::study(scenario, Architecture::AlexNetFcn, manifest);
+        c.input_size = 512;
+        c.in_channels = 1;
+        c.init = Init::Patches(None);
+        c.iterations = 300;
+        c.batch_size = 16;
+        c.learning_rate = 0.003;
+        c.lr_step = 200;
+        c.balance = Balance::Oversample;
+        c.tta = Tta::Flip;
+        c.checkpoint_every = 100;
+        c.preprocess = PreprocessConfig {
+            size: 512,
+            equalize: false,
+            crop: true,
+            flip: imaging::preprocess::Flip::Detect,
+            ..PreprocessConfig::default()
+        };
+        c
+    }
+
+    /// The recipe of `preset`.
+    pub fn preset(
+        preset: Preset,
+        scenario: Scenario,
+        arch: Architecture,
+        manifest: PathBuf,
+    ) -> Self {
+        match preset {
+            Preset::Study => TrainConfig::study(scenario, arch, manifest),
+            Preset::Lesion => TrainConfig::lesion(scenario, manifest),
         }
     }
 
@@ -292,6 +380,9 @@ impl TrainConfig {
             return bad(format!("device must be cpu or cuda, got '{}'", self.device));
         }
         self.augment.check()?;
+        if matches!(self.init, Init::Patches(_)) {
+            self.patches.check(self.input_size)?;
+        }
         self.model_config().validate()?;
         Ok(())
     }
@@ -368,6 +459,26 @@ mod tests {
     }
 
     #[test]
+    fn lesion_preset_is_valid_and_differs_where_documented() {
+        let l = TrainConfig::lesion(Scenario::MalignantVsNegative, "labels.csv".into());
+        l.check().unwrap();
+        assert!(l.input_size.is_multiple_of(32));
+        assert!(l.preprocess.crop && !l.preprocess.equalize);
+        assert_eq!(l.init, Init::Patches(None));
+        assert_eq!(l.tta, Tta::Flip);
+        // The study preset is the published pipeline, untouched.
+        let s = TrainConfig::preset(
+            Preset::Study,
+            Scenario::MalignantVsNegative,
+            Architecture::AlexNet,
+            "labels.csv".into(),
+        );
+        assert_eq!(s, cfg());
+        assert_eq!(s.preprocess, PreprocessConfig::default());
+        assert_eq!(s.tta, Tta::None);
+    }
+
+    #[test]
     fn toml_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.toml");
@@ -406,5 +517,8 @@ mod tests {
             Init::Run(PathBuf::from("/x"))
         );
         assert!("/definitely/not/here".parse::<Init>().is_err());
+        assert_eq!("patches".parse::<Init>().unwrap(), Init::Patches(None));
+        let p = Init::Patches(Some(PathBuf::from("/runs/p")));
+        assert_eq!(p.to_string().parse::<Init>().unwrap(), p);
     }
 }

@@ -31,6 +31,9 @@ pub struct EvalOptions {
     pub level: Level,
     /// How the image scores of a breast or exam are combined.
     pub reduce: Reduce,
+    /// Score the test-time augmented predictions ([`crate::run::repredict`]'s file)
+    /// instead of predictions.csv; the outputs get a `-tta-MODE` suffix.
+    pub tta: crate::infer::Tta,
 }
 
 /// The unit a prediction is scored at.
@@ -140,6 +143,7 @@ impl Default for EvalOptions {
             sensitivity: RADIOLOGIST_SENSITIVITY,
             level: Level::Image,
             reduce: Reduce::Mean,
+            tta: crate::infer::Tta::None,
         }
     }
 }
@@ -186,13 +190,19 @@ pub fn evaluate(
     opts: &EvalOptions,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Value, TrainError> {
-    let path = run.join(PREDICTIONS_FILE);
+    let path = match opts.tta {
+        crate::infer::Tta::None => run.join(PREDICTIONS_FILE),
+        t => run.join(crate::run::tta_predictions_file(t)),
+    };
     let (names, rows) = read_predictions(&path)?;
     // Image level writes metrics.json and roc.svg; other levels get a suffix.
-    let suffix = match opts.level {
+    let mut suffix = match opts.level {
         Level::Image => String::new(),
         l => format!("-{}-{}", l.name(), opts.reduce.name()),
     };
+    if opts.tta != crate::infer::Tta::None {
+        suffix.push_str(&format!("-tta-{}", opts.tta.as_str()));
+    }
     let rows = scored_rows(run, rows, opts.level, opts.reduce)?;
     let err = |e: eval::EvalError| TrainError::file(&path, e);
     let classes: Vec<usize> = rows.iter().map(|r| r.class).collect();
@@ -296,7 +306,7 @@ pub fn evaluate(
             })
         }
     };
-    let out = run.join(metrics_file(opts.level, opts.reduce));
+    let out = run.join(format!("metrics{suffix}.json"));
     let text = serde_json::to_vec_pretty(&metrics).map_err(|e| TrainError::file(&out, e))?;
     store::write_atomic(&out, &text)?;
     Ok(metrics)

@@ -116,13 +116,14 @@ impl Input {
         }
     }
 
-    /// An NCHW batch of images `indices` of `source`; with `augment`, image `k` of the
-    /// batch is augmented from its own stream of `seed` (reproducible batch by batch).
+    /// An NCHW batch of images `indices` of `source`; with `augment = (aug, seed, first)`,
+    /// image `k` is augmented from stream `first + k` of `seed`, so a batch augments the
+    /// same way whether it is formed whole or as micro-batches starting at `first`.
     pub fn batch(
         &self,
         source: &dyn ImageSource,
         indices: &[usize],
-        augment: Option<(&Augment, u64)>,
+        augment: Option<(&Augment, u64, usize)>,
         device: &Device,
     ) -> Tensor<4> {
         let side = self.side();
@@ -133,8 +134,9 @@ impl Input {
         for (k, &i) in indices.iter().enumerate() {
             let img = source.image(i);
             match augment {
-                Some((aug, seed)) if aug.any() => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(crate::mix_seed(seed, k as u64));
+                Some((aug, seed, first)) if aug.any() => {
+                    let stream = (first + k) as u64;
+                    let mut rng = ChaCha8Rng::seed_from_u64(crate::mix_seed(seed, stream));
                     aug.apply(img, side, &mut rng, &mut pixels);
                 }
                 _ => {

@@ -4,7 +4,9 @@
 //!
 //! One file a stage, as in burn's examples: [`config`] (what a run is), [`input`] (cache
 //! bytes → network tensors), [`sampler`] (which images each iteration sees), [`augment`],
-//! [`checkpoint`], [`trainer`] (the loop), [`infer`] (probabilities), [`run`] (the folder).
+//! [`checkpoint`], [`memory`] (micro-batches), [`trainer`] (the loop), [`patches`]
+//! (lesion-patch pretraining), [`infer`] (probabilities, test-time augmentation),
+//! [`run`] (the folder).
 
 pub mod augment;
 pub mod bench;
@@ -15,6 +17,8 @@ pub mod evaluate;
 pub mod explain;
 pub mod infer;
 pub mod input;
+pub mod memory;
+pub mod patches;
 pub mod run;
 pub mod sampler;
 pub mod trainer;

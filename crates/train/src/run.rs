@@ -28,6 +28,7 @@ use crate::config::{Init, TrainConfig};
 use crate::device::{self, Compute};
 use crate::infer;
 use crate::input::{ImageSource, Input};
+use crate::patches;
 use crate::trainer::{self, Event, TrainData};
 use crate::TrainError;
 
@@ -246,6 +247,31 @@ pub fn train_run(
     };
     let test = select(split.test());
     let folds = if cfg.data.folds >= 2 { split.folds } else { 0 };
+    // Lesion-patch pretraining: where the lesions lie on the preprocessed images (once
+    // for all folds), or whose patch classifiers to start from.
+    let placed = match &cfg.init {
+        Init::Patches(None) => {
+            let found = patches::findings(&manifest);
+            Some(patches::place(&manifest, &found, &cfg.preprocess)?)
+        }
+        Init::Patches(Some(source)) => {
+            same_split(source, &split_path)?;
+            None
+        }
+        _ => None,
+    };
+    let patch_plan = |model_dir: &Path, train: Vec<usize>, held: Vec<usize>| match &cfg.init {
+        Init::Patches(None) => PatchPlan::Train {
+            placed: placed.as_deref().unwrap_or_default(),
+            train,
+            validation: held,
+        },
+        Init::Patches(Some(source)) => {
+            let rel = model_dir.strip_prefix(dir).unwrap_or(Path::new(""));
+            PatchPlan::From(patches::dir_of(&source.join(rel)))
+        }
+        _ => PatchPlan::None,
+    };
     let mut predictions = Vec::new();
     let mut counts = ImageCounts {
         test: test.len(),
@@ -254,12 +280,14 @@ pub fn train_run(
     if folds == 0 {
         let train = select(split.development());
         let observer = &mut *opts.observer;
+        let plan = patch_plan(dir, split.development(), Vec::new());
         let preds = train_model(
             cfg,
             &compute,
             dir,
             &cache,
             &manifest,
+            plan,
             TrainData {
                 source: &cache,
                 train,
@@ -278,12 +306,14 @@ pub fn train_run(
             let train = select(split.train(0, k));
             let observer = &mut *opts.observer;
             let mut fold_counts = ImageCounts::default();
+            let plan = patch_plan(&sub, split.train(0, k), split.fold(0, k));
             let preds = train_model(
                 cfg,
                 &compute,
                 &sub,
                 &cache,
                 &manifest,
+                plan,
                 TrainData {
                     source: &cache,
                     train,
@@ -399,6 +429,95 @@ pub fn init_network(
             }
             model::weights::load_transfer(&mut net, &weights)?;
         }
+        Init::Patches(_) => {
+            return Err(TrainError::Config(
+                "lesion-patch initialisation needs the patch classifier's folder:                  use init_from_patches"
+                    .into(),
+            ))
+        }
+    }
+    Ok(net)
+}
+
+/// How a model's patch classifier comes about.
+enum PatchPlan<'a> {
+    /// No patch pretraining.
+    None,
+    /// Trained here from the images of the model's training part (record indices), with
+    /// the held-out images' patches for its validation AUC.
+    Train {
+        placed: &'a [Option<Vec<patches::Placed>>],
+        train: Vec<usize>,
+        validation: Vec<usize>,
+    },
+    /// Taken from this folder of another run.
+    From(PathBuf),
+}
+
+/// Refuses another run's patch classifiers unless that run used exactly this split:
+/// otherwise its patches may come from images this run tests on.
+fn same_split(source: &Path, split_path: &Path) -> Result<(), TrainError> {
+    let theirs = source.join("split.csv");
+    let a = std::fs::read(&theirs).map_err(|e| TrainError::file(&theirs, e))?;
+    let b = std::fs::read(split_path).map_err(|e| TrainError::file(split_path, e))?;
+    if a != b {
+        return Err(TrainError::file(
+            &theirs,
+            "--init patches: that run's split differs from this run's, so its patch              classifiers may have seen this run's test images; use the same split              (--split that-run/split.csv) or --init patches",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the network of `cfg` with the backbone of the patch classifier in
+/// `patch_dir`. The head's rows are carried over for the classes both share by name
+/// (normal tissue = `negative`), so the network starts as a whole-image detector of
+/// lesion-like patches; when a class has no counterpart (`abnormal`, `…+negative`) the
+/// head starts fresh.
+pub fn init_from_patches(
+    cfg: &TrainConfig,
+    device: &burn::tensor::Device,
+    patch_dir: &Path,
+) -> Result<Network, TrainError> {
+    let mc = cfg.model_config();
+    let source = ModelConfig::load_json(&patch_dir.join(MODEL_FILE))?;
+    if source.arch != mc.arch || source.in_channels != mc.in_channels {
+        return Err(TrainError::file(
+            patch_dir,
+            format!(
+                "the patch classifier is {} with {} channel(s), this run is {} with {}",
+                source.arch, source.in_channels, mc.arch, mc.in_channels
+            ),
+        ));
+    }
+    let patch_cfg = TrainConfig::load(&patch_dir.join(CONFIG_FILE))?;
+    device.seed(crate::mix_seed(cfg.seed, 0x1417));
+    let mut net = mc.init(device)?;
+    let (fresh_w, fresh_b) = net.head_weights();
+    let mut patch_net = source.init(device)?;
+    model::weights::load(&mut patch_net, &patch_dir.join(WEIGHTS_FILE))?;
+    model::weights::load_transfer(&mut net, &patch_dir.join(WEIGHTS_FILE))?;
+    let theirs = patch_cfg.scenario.class_names();
+    let rows: Option<Vec<usize>> = cfg
+        .scenario
+        .class_names()
+        .iter()
+        .map(|n| theirs.iter().position(|t| t == n))
+        .collect();
+    match rows {
+        Some(rows) => {
+            let (w, b) = patch_net.head_weights();
+            let idx = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
+                burn::tensor::TensorData::new(
+                    rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                    [rows.len()],
+                ),
+                device,
+            );
+            let b = b.map(|b| b.select(0, idx.clone()));
+            net.set_head_weights(w.select(1, idx), b);
+        }
+        None => net.set_head_weights(fresh_w, fresh_b),
     }
     Ok(net)
 }
@@ -407,10 +526,9 @@ pub fn init_network(
 pub fn imagenet_path(arch: Architecture, explicit: Option<&Path>) -> Result<PathBuf, TrainError> {
     match arch {
         Architecture::EfficientNetLite0 => Ok(model::weights::efficientnet_lite0_path(explicit)?),
-        Architecture::AlexNetSmall => Err(TrainError::Config(
-            "alexnet-small has no ImageNet weights: use --init scratch, a weights file or a run folder"
-                .into(),
-        )),
+        Architecture::AlexNetSmall | Architecture::AlexNetFcn => Err(TrainError::Config(format!(
+            "{arch} has no ImageNet weights: use --init scratch, patches, a weights file or a run folder"
+        ))),
         Architecture::AlexNet => {
             if let Some(p) = explicit {
                 return Ok(p.to_path_buf());
@@ -478,6 +596,7 @@ fn train_model(
     dir: &Path,
     cache: &Cache,
     manifest: &Manifest,
+    plan: PatchPlan,
     data: TrainData,
     parts: &[(Vec<(usize, usize)>, String)],
     resume: bool,
@@ -505,9 +624,32 @@ fn train_model(
         model::weights::load(&mut net, &weights)?;
         net
     } else {
+        let patch_dir = match plan {
+            PatchPlan::None => None,
+            PatchPlan::From(p) => Some(p),
+            PatchPlan::Train {
+                placed,
+                train,
+                validation,
+            } => {
+                let stage = patches::Stage {
+                    cfg,
+                    compute,
+                    manifest,
+                    source: cache,
+                    placed,
+                    train: &train,
+                    validation: &validation,
+                };
+                Some(stage.train(dir, resume, observer)?)
+            }
+        };
         input.mean.save(&dir.join(MEAN_FILE))?;
         mc.save_json(&dir.join(MODEL_FILE))?;
-        let net = init_network(cfg, &ad)?;
+        let net = match &patch_dir {
+            Some(p) => init_from_patches(cfg, &ad, p)?,
+            None => init_network(cfg, &ad)?,
+        };
         let trained = trainer::fit(cfg, net, &input, &data, &ad, dir, resume, observer)?;
         let valid = trained.valid();
         model::weights::save(&valid, &weights)?;
@@ -516,13 +658,14 @@ fn train_model(
     let mut out = Vec::new();
     for (items, part) in parts {
         let idx: Vec<usize> = items.iter().map(|i| i.0).collect();
-        let probs = infer::probabilities(
+        let probs = infer::probabilities_tta(
             &network,
             &input,
             cache as &dyn ImageSource,
             &idx,
             cfg.batch_size,
             &compute.device,
+            cfg.tta,
         );
         for ((i, c), p) in items.iter().zip(probs) {
             let r = &manifest.records[*i];
@@ -542,6 +685,86 @@ fn train_model(
         &out,
     )?;
     Ok(out)
+}
+
+/// The file [`repredict`] writes for `tta`.
+pub fn tta_predictions_file(tta: infer::Tta) -> String {
+    format!("predictions-tta-{}.csv", tta.as_str())
+}
+
+/// Predicts again the images of a finished run's predictions.csv — each with the model
+/// that predicted it (its fold's, out of fold) — averaged over the test-time
+/// augmentation views of `tta`, into [`tta_predictions_file`]; returns that path.
+pub fn repredict(
+    run: &Path,
+    tta: infer::Tta,
+    device: &burn::tensor::Device,
+    progress: bool,
+) -> Result<PathBuf, TrainError> {
+    let (cfg, models) = load_run(run, device)?;
+    let dirs = model_dirs(run)?;
+    let (_, rows) = read_predictions(&run.join(PREDICTIONS_FILE))?;
+    let manifest = Manifest::read(&cfg.data.manifest)?;
+    let cache = Cache::open_or_build(&manifest, &cfg.preprocess, &cache_dir(&cfg), progress)?;
+    let mut index = std::collections::HashMap::new();
+    for (i, r) in manifest.records.iter().enumerate() {
+        index.entry(r.image.as_str()).or_insert(i);
+    }
+    // Which model predicted each row: its fold's, or every model (averaged) otherwise.
+    let model_of = |part: &str| -> Option<usize> {
+        dirs.iter()
+            .position(|d| d.file_name().is_some_and(|n| n == part))
+    };
+    let mut out = rows.clone();
+    let mut groups: std::collections::BTreeMap<Option<usize>, Vec<usize>> = Default::default();
+    for (k, r) in rows.iter().enumerate() {
+        groups.entry(model_of(&r.part)).or_default().push(k);
+    }
+    for (model, members) in groups {
+        let idx = members
+            .iter()
+            .map(|&k| {
+                index.get(rows[k].image.as_str()).copied().ok_or_else(|| {
+                    TrainError::file(
+                        &cfg.data.manifest,
+                        format!(
+                            "image {} of the run's predictions is not in the manifest",
+                            rows[k].image
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
+        let used: Vec<&LoadedModel> = match model {
+            Some(m) => vec![&models[m]],
+            None => models.iter().collect(),
+        };
+        for (j, m) in used.iter().enumerate() {
+            let p = infer::probabilities_tta(
+                &m.network,
+                &m.input,
+                &cache as &dyn ImageSource,
+                &idx,
+                cfg.batch_size,
+                device,
+                tta,
+            );
+            for (&k, probs) in members.iter().zip(p) {
+                let row = &mut out[k].probs;
+                for (acc, v) in row.iter_mut().zip(probs) {
+                    *acc = if j == 0 { v } else { *acc + v };
+                }
+            }
+        }
+        for &k in &members {
+            for v in out[k].probs.iter_mut() {
+                *v /= used.len() as f32;
+            }
+        }
+    }
+    let path = run.join(tta_predictions_file(tta));
+    write_predictions(&path, cfg.scenario.class_names(), &out)?;
+    Ok(path)
 }
 
 /// A trained model loaded for inference.

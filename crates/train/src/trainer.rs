@@ -16,7 +16,7 @@ use std::time::Instant;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use model::Network;
@@ -163,6 +163,7 @@ pub fn fit(
         .open(&log_path)
         .map_err(|e| TrainError::file(&log_path, e))?;
     let mut last_checkpoint = start;
+    let micro_batch = crate::memory::micro_batch(cfg);
     observer(&Event::Started {
         start,
         total: cfg.iterations,
@@ -173,25 +174,39 @@ pub fn fit(
         let indices: Vec<usize> = batch.iter().map(|b| b.0).collect();
         let classes: Vec<usize> = batch.iter().map(|b| b.1).collect();
         let aug_seed = crate::mix_seed(cfg.seed, 0xA0_0000_0000 + it as u64);
-        let x = input.batch(
-            data.source,
-            &indices,
-            Some((&cfg.augment, aug_seed)),
-            device,
-        );
-        // Dropout draws from the backend's generator: seeded per iteration for resume.
-        device.seed(crate::mix_seed(cfg.seed, 0xD0_0000_0000 + it as u64));
-        let logits = network.forward(x);
-        let loss = cross_entropy(logits, &classes, device);
-        let loss_value = loss.clone().into_scalar::<f32>();
-        if !loss_value.is_finite() {
-            return Err(TrainError::NonFinite {
-                loss: loss_value,
-                iteration: it + 1,
-                checkpoint: last_checkpoint,
-            });
+        // Gradient accumulation: the batch is formed in micro-batches whose losses are
+        // weighted by their share of the batch, so the summed gradient is the gradient
+        // of the batch's mean loss whatever the split.
+        let micro = micro_batch.min(indices.len()).max(1);
+        let mut accumulator = GradientsAccumulator::<Network>::new();
+        let mut loss_value = 0f32;
+        for (m, (idx, cls)) in indices.chunks(micro).zip(classes.chunks(micro)).enumerate() {
+            let first = m * micro;
+            let x = input.batch(
+                data.source,
+                idx,
+                Some((&cfg.augment, aug_seed, first)),
+                device,
+            );
+            // Dropout draws from the backend's generator: seeded per iteration for resume.
+            let stream = 0xD0_0000_0000 + it as u64 + ((m as u64) << 40);
+            device.seed(crate::mix_seed(cfg.seed, stream));
+            let logits = network.forward(x);
+            let share = idx.len() as f32 / indices.len() as f32;
+            let loss = cross_entropy(logits, cls, device) * share;
+            let value = loss.clone().into_scalar::<f32>();
+            loss_value += value;
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    loss: value,
+                    iteration: it + 1,
+                    checkpoint: last_checkpoint,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &network);
+            accumulator.accumulate(&network, grads);
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &network);
+        let grads = accumulator.grads();
         let lr = cfg.lr_at(it);
         network = optim.step(lr, network, grads);
         let done = it + 1;

@@ -113,3 +113,48 @@ fn non_finite_loss_stops_and_keeps_the_checkpoint() {
     let latest = train::checkpoint::latest(dir.path()).unwrap();
     assert_eq!(latest.map_or(0, |l| l.iteration), checkpoint);
 }
+
+#[test]
+fn gradient_accumulation_learns_with_the_same_effective_batch() {
+    // Batch 16 formed from micro-batches of 4: four forward/backward passes per step.
+    let (src, items) = images(160, 1);
+    let (train_items, test_items) = items.split_at(128);
+    let mut cfg = config(30);
+    cfg.micro_batch = 4;
+    assert_eq!(train::memory::micro_batch(&cfg), 4);
+    let mc = cfg.model_config();
+    let idx: Vec<usize> = train_items.iter().map(|t| t.0).collect();
+    let input = Input::from_training(&mc, &src, &idx).unwrap();
+    let dev = Device::default().autodiff();
+    dev.seed(3);
+    let net = mc.init(&dev).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = TrainData {
+        source: &src,
+        train: train_items.to_vec(),
+        validation: test_items.to_vec(),
+    };
+    let mut losses = Vec::new();
+    let mut auc = None;
+    fit(
+        &cfg,
+        net,
+        &input,
+        &data,
+        &dev,
+        dir.path(),
+        false,
+        &mut |e| {
+            if let Event::Iteration(r) = e {
+                losses.push(r.loss);
+                auc = r.val_auc.or(auc);
+            }
+        },
+    )
+    .unwrap();
+    let first: f32 = losses[..5].iter().sum::<f32>() / 5.0;
+    let last: f32 = losses[losses.len() - 5..].iter().sum::<f32>() / 5.0;
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
+    let auc = auc.expect("validation AUC at the end");
+    assert!(auc > 0.9, "held-out AUC {auc}");
+}

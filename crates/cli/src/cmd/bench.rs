@@ -28,6 +28,9 @@ pub struct Args {
     /// Input side [default: the architecture's].
     #[arg(long)]
     pub input_size: Option<usize>,
+    /// Input channels [default: 3; AlexNets also take 1].
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// Device: cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -43,7 +46,15 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Infer(a) => (a, false),
     };
     let compute = train::device::open(&a.device)?;
-    let r = train::bench::run(&compute, a.arch, train, a.batch, a.steps, a.input_size)?;
+    let r = train::bench::run(
+        &compute,
+        a.arch,
+        train,
+        a.batch,
+        a.steps,
+        a.input_size,
+        a.channels,
+    )?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {

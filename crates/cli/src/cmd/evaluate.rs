@@ -28,6 +28,14 @@ pub struct Args {
     /// How a breast's or exam's image scores are combined: mean or max.
     #[arg(long, value_enum, default_value_t = ReduceArg::Mean)]
     pub reduce: ReduceArg,
+    /// Test-time augmentation: predict the run's images again with each model averaged
+    /// over flip (or flip-shift) views (writes predictions-tta-MODE.csv; outputs get a
+    /// -tta-MODE suffix).
+    #[arg(long)]
+    pub tta: Option<train::infer::Tta>,
+    /// Device for --tta: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Print metrics.json instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -65,7 +73,14 @@ pub fn run(a: Args) -> Result<()> {
             ReduceArg::Mean => Reduce::Mean,
             ReduceArg::Max => Reduce::Max,
         },
+        tta: a.tta.unwrap_or_default(),
     };
+    if opts.tta != train::infer::Tta::None {
+        let compute = train::device::open(&a.device)?;
+        let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let p = train::run::repredict(&a.run, opts.tta, &compute.device, !quiet)?;
+        eprintln!("test-time augmented predictions: {}", p.display());
+    }
     let m = evaluate(&a.run, cfg.scenario, &opts, &mut |w| {
         eprintln!("warning: {w}")
     })?;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use serde_json::json;
+use train::infer::Tta;
 use train::input::MemoryImages;
 
 /// Output format of `predict`.
@@ -36,9 +37,10 @@ pub struct Args {
     /// Device: cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Test-time augmentation: average each model over the image and its mirror image.
-    #[arg(long)]
-    pub tta: bool,
+    /// Test-time augmentation: average each model over the image and its mirror image
+    /// (`--tta` or `--tta flip`), or also over small shifts of both (`--tta flip-shift`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "flip")]
+    pub tta: Option<Tta>,
 }
 
 fn is_image(p: &Path) -> bool {
@@ -69,13 +71,6 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Runs `mammorecall predict`.
-/// The left–right mirror of a square `side`×`side` image.
-fn mirror(img: &[u8], side: usize) -> Vec<u8> {
-    img.chunks(side)
-        .flat_map(|row| row.iter().rev().copied())
-        .collect()
-}
-
 pub fn run(a: Args) -> Result<()> {
     let compute = train::device::open(&a.device)?;
     let device: Device = compute.device.clone();
@@ -99,22 +94,18 @@ pub fn run(a: Args) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let n = images.len();
-    if a.tta {
-        // Mirror copies after the originals: image i and i + n are averaged.
-        let mirrored: Vec<Vec<u8>> = images.iter().map(|im| mirror(im, side)).collect();
-        images.extend(mirrored);
-    }
+    let tta = a.tta.unwrap_or_default();
     let source = MemoryImages { side, images };
     let indices: Vec<usize> = (0..source.images.len()).collect();
-    let views = if a.tta { 2 } else { 1 };
     let names = cfg.scenario.class_names();
     let mut mean = vec![vec![0f32; names.len()]; files.len()];
     for m in &models {
-        let p = train::infer::probabilities(&m.network, &m.input, &source, &indices, 16, &device);
+        let p = train::infer::probabilities_tta(
+            &m.network, &m.input, &source, &indices, 16, &device, tta,
+        );
         for (k, row) in p.into_iter().enumerate() {
-            for (acc, v) in mean[k % n].iter_mut().zip(row) {
-                *acc += v / (models.len() * views) as f32;
+            for (acc, v) in mean[k].iter_mut().zip(row) {
+                *acc += v / models.len() as f32;
             }
         }
     }
@@ -172,7 +163,7 @@ mod tests {
     #[test]
     fn mirror_reverses_each_row() {
         assert_eq!(
-            super::mirror(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 3),
+            train::infer::mirror(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 3),
             [3, 2, 1, 6, 5, 4, 9, 8, 7]
         );
     }

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use data::Scenario;
 use model::Architecture;
 use train::augment::Augment;
-use train::config::{Balance, Init, TrainConfig};
+use train::config::{Balance, Init, Preset, TrainConfig};
+use train::infer::Tta;
 use train::run::{train_run, RunOptions};
 use train::trainer::Event;
 
@@ -36,12 +37,20 @@ pub struct Args {
     /// predictions.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
-    /// Architecture: alexnet, alexnet-small (quarter width, no pretrained weights) or efficientnet-lite0 [default: alexnet, or the --config's].
+    /// Starting recipe: `study` (the published protocol: AlexNet, 227², equalized, 5000
+    /// iterations of 50) or `lesion` (alexnet-fcn at 512² on the cropped breast, lesion-patch
+    /// pretraining, flip TTA; needs lesion annotations). Other flags override it.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<Preset>,
+    /// Architecture: alexnet, alexnet-small (quarter width, no pretrained weights),
+    /// alexnet-fcn (alexnet-small's convolutions, global max pooling, any multiple of 32)
+    /// or efficientnet-lite0 [default: alexnet, or the preset's or --config's].
     #[arg(long)]
     pub arch: Option<Architecture>,
-    /// Initial weights: scratch, imagenet, imagenet:PATH, a weights file, or a run folder
-    /// (incremental transfer; the head is replaced when the class count differs).
-    /// [default: scratch, or the --config's]
+    /// Initial weights: scratch, imagenet, imagenet:PATH, a weights file, a run folder
+    /// (incremental transfer; the head is replaced when the class count differs),
+    /// `patches` (train a lesion-patch classifier first, per model) or `patches:RUN_DIR`
+    /// (that run's patch classifiers; same split). [default: scratch, or the preset's]
     #[arg(long)]
     pub init: Option<Init>,
     /// Training iterations (mini-batches) [default 5000, the study's].
@@ -89,6 +98,29 @@ pub struct Args {
     /// Linear grey levels instead of the study's histogram equalization.
     #[arg(long)]
     pub no_equalize: bool,
+    /// Linear grey levels off: histogram equalization (the study's; the lesion preset turns
+    /// it off).
+    #[arg(long, conflicts_with = "no_equalize")]
+    pub equalize: bool,
+    /// Test-time augmentation of the run's predictions: none, flip, flip-shift.
+    #[arg(long)]
+    pub tta: Option<Tta>,
+    /// Images per forward/backward pass; the batch is accumulated from such micro-batches
+    /// [default 0: as many as the memory allows].
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    /// Patch stage (--init patches): patch side in pixels [default: 3/16 of the input size].
+    #[arg(long)]
+    pub patch_size: Option<usize>,
+    /// Patch stage: training iterations [default 400].
+    #[arg(long)]
+    pub patch_iterations: Option<usize>,
+    /// Patch stage: patches per mini-batch [default 32].
+    #[arg(long)]
+    pub patch_batch_size: Option<usize>,
+    /// Patch stage: learning rate [default 0.003].
+    #[arg(long)]
+    pub patch_lr: Option<f64>,
     /// Checkpoint every N iterations [default 500].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
@@ -146,7 +178,8 @@ fn config(a: &Args) -> Result<TrainConfig> {
             let (Some(m), Some(s)) = (&a.manifest, a.scenario) else {
                 bail!("--manifest and --scenario are required");
             };
-            TrainConfig::study(s, a.arch.unwrap_or(Architecture::AlexNet), m.clone())
+            let arch = a.arch.unwrap_or(Architecture::AlexNet);
+            TrainConfig::preset(a.preset.unwrap_or(Preset::Study), s, arch, m.clone())
         }
     };
     if let Some(m) = &a.manifest {
@@ -198,6 +231,20 @@ fn config(a: &Args) -> Result<TrainConfig> {
     set!(checkpoint_every, checkpoint_every);
     set!(validate_every, validate_every);
     set!(device, device);
+    set!(tta, tta);
+    set!(micro_batch, micro_batch);
+    if let Some(v) = a.patch_size {
+        c.patches.size = v;
+    }
+    if let Some(v) = a.patch_iterations {
+        c.patches.iterations = v;
+    }
+    if let Some(v) = a.patch_batch_size {
+        c.patches.batch_size = v;
+    }
+    if let Some(v) = a.patch_lr {
+        c.patches.learning_rate = v;
+    }
     if let Some(s) = a.seed {
         c.seed = s;
         c.data.split_seed = s;
@@ -214,6 +261,9 @@ fn config(a: &Args) -> Result<TrainConfig> {
     if a.no_equalize {
         c.preprocess.equalize = false;
     }
+    if a.equalize {
+        c.preprocess.equalize = true;
+    }
     if let Some(d) = &a.cache_dir {
         c.data.cache_dir = Some(d.clone());
     }
@@ -228,6 +278,7 @@ fn config(a: &Args) -> Result<TrainConfig> {
         Init::Run(p) => Init::Run(absolute(p)?),
         Init::Weights(p) => Init::Weights(absolute(p)?),
         Init::ImageNet(Some(p)) => Init::ImageNet(Some(absolute(p)?)),
+        Init::Patches(Some(p)) => Init::Patches(Some(absolute(p)?)),
         other => other.clone(),
     };
     c.check()?;

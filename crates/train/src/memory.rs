@@ -1,0 +1,79 @@
+//! Memory-adaptive batches: how many images one forward/backward pass may hold, so that
+//! a configured batch that does not fit is formed by gradient accumulation instead of
+//! running the machine out of memory.
+//!
+//! The activation memory of a training step grows linearly with the images in it. The
+//! per-pixel costs below are peak-RSS measurements of `mammorecall bench train` (burn
+//! flex, 512² inputs, batch 8–16, minus the process's base), rounded up by a third:
+//! the estimate must err on the safe side.
+
+use model::Architecture;
+
+use crate::config::TrainConfig;
+
+/// Estimated training memory of one image, in bytes, for `arch` at `side`² with
+/// `channels` input channels.
+pub fn bytes_per_image(arch: Architecture, side: usize, channels: usize) -> u64 {
+    let px = (side * side) as u64;
+    // Bytes per input pixel for 1 channel, plus the extra of 3 channels (the stem's input
+    // and its gradient).
+    let (one, extra3) = match arch {
+        Architecture::AlexNetFcn => (88, 60),
+        Architecture::AlexNetSmall => (110, 60),
+        Architecture::AlexNet => (440, 60),
+        Architecture::EfficientNetLite0 => (1750, 0),
+    };
+    px * if channels >= 3 { one + extra3 } else { one }
+}
+
+/// Memory this process may use for activations: half of what the system reports
+/// available (Linux `MemAvailable`), or 4 GiB where that is unknown.
+pub fn activation_budget() -> u64 {
+    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    avail.map(|b| b / 2).unwrap_or(4 << 30)
+}
+
+/// The images per forward/backward pass of a run: `micro_batch` when set, else (0) the
+/// largest count whose estimated memory fits [`activation_budget`] on the CPU, never
+/// more than the batch and never less than one. On a GPU the batch is used whole unless
+/// `micro_batch` is set (device memory is not visible here).
+pub fn micro_batch(cfg: &TrainConfig) -> usize {
+    if cfg.micro_batch > 0 {
+        return cfg.micro_batch.min(cfg.batch_size);
+    }
+    if cfg.device != "cpu" {
+        return cfg.batch_size;
+    }
+    let per = bytes_per_image(cfg.arch, cfg.input_size, cfg.in_channels).max(1);
+    fit(cfg.batch_size, per, activation_budget())
+}
+
+/// The largest micro-batch of at most `batch` images of `per` bytes within `budget`.
+pub fn fit(batch: usize, per: u64, budget: u64) -> usize {
+    ((budget / per) as usize).clamp(1, batch.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_the_budget() {
+        // 50 images of 100 MB in 1 GB: 10 per pass; always at least one.
+        assert_eq!(fit(50, 100 << 20, 1 << 30), 10);
+        assert_eq!(fit(50, 100 << 20, 1 << 40), 50);
+        assert_eq!(fit(50, 100 << 20, 1), 1);
+        // A 1024² EfficientNet image costs more than a 512² one, and 3 channels more than 1.
+        let e = Architecture::EfficientNetLite0;
+        assert!(bytes_per_image(e, 1024, 3) == 4 * bytes_per_image(e, 512, 3));
+        let f = Architecture::AlexNetFcn;
+        assert!(bytes_per_image(f, 512, 3) > bytes_per_image(f, 512, 1));
+        assert!(activation_budget() > 0);
+    }
+}
