@@ -72,6 +72,20 @@ impl Level {
 }
 
 impl Reduce {
+    /// Combines the class probabilities of a group's images, class by class.
+    pub fn apply(self, rows: &[&[f32]]) -> Vec<f32> {
+        let k = rows.first().map_or(0, |r| r.len());
+        (0..k)
+            .map(|c| {
+                let v = rows.iter().map(|r| r[c]);
+                match self {
+                    Reduce::Mean => v.sum::<f32>() / rows.len() as f32,
+                    Reduce::Max => v.fold(f32::MIN, f32::max),
+                }
+            })
+            .collect()
+    }
+
     /// The name in files and configs.
     pub fn name(self) -> &'static str {
         match self {
@@ -113,16 +127,8 @@ pub fn aggregate(
         .into_iter()
         .map(|(key, g)| {
             let worst = g.iter().max_by_key(|r| r.class).copied().unwrap_or(g[0]);
-            let k = worst.probs.len();
-            let probs = (0..k)
-                .map(|c| {
-                    let v = g.iter().map(|r| r.probs[c]);
-                    match reduce {
-                        Reduce::Mean => v.sum::<f32>() / g.len() as f32,
-                        Reduce::Max => v.fold(f32::MIN, f32::max),
-                    }
-                })
-                .collect();
+            let members: Vec<&[f32]> = g.iter().map(|r| r.probs.as_slice()).collect();
+            let probs = reduce.apply(&members);
             Prediction {
                 image: key,
                 patient_id: worst.patient_id.clone(),

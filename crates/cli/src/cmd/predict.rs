@@ -41,6 +41,14 @@ pub struct Args {
     /// (`--tta` or `--tta flip`), or also over small shifts of both (`--tta flip-shift`).
     #[arg(long, num_args = 0..=1, default_missing_value = "flip")]
     pub tta: Option<Tta>,
+    /// Score each image, each breast (the inputs grouped by the laterality in their
+    /// headers; an image of unknown side stands alone) or the exam (all inputs: give one
+    /// exam's views).
+    #[arg(long, value_enum, default_value_t = super::evaluate::LevelArg::Image)]
+    pub level: super::evaluate::LevelArg,
+    /// How a breast's or exam's views are combined: mean or max of each probability.
+    #[arg(long, value_enum, default_value_t = super::evaluate::ReduceArg::Mean)]
+    pub reduce: super::evaluate::ReduceArg,
 }
 
 fn is_image(p: &Path) -> bool {
@@ -86,8 +94,10 @@ pub fn run(a: Args) -> Result<()> {
     let side = cfg.preprocess.size;
     let bar = super::progress_bar(files.len() as u64, "preprocessing");
     let mut images = Vec::with_capacity(files.len());
+    let mut sides = Vec::with_capacity(files.len());
     for f in &files {
         let decoded = imaging::read_image(f).map_err(|e| anyhow::anyhow!("{e}"))?;
+        sides.push(decoded.info.laterality.clone().unwrap_or_default());
         let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         images.push(pre.image.data);
@@ -109,6 +119,38 @@ pub fn run(a: Args) -> Result<()> {
             }
         }
     }
+    // Breast or exam level: one row a group, named by its side (or "exam").
+    let (labels, mean): (Vec<String>, Vec<Vec<f32>>) = {
+        use super::evaluate::{LevelArg, ReduceArg};
+        let reduce = match a.reduce {
+            ReduceArg::Mean => train::evaluate::Reduce::Mean,
+            ReduceArg::Max => train::evaluate::Reduce::Max,
+        };
+        let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (k, f) in files.iter().enumerate() {
+            let key = match a.level {
+                LevelArg::Image => f.display().to_string(),
+                LevelArg::Breast if !sides[k].trim().is_empty() => sides[k].trim().to_string(),
+                LevelArg::Breast => f.display().to_string(),
+                LevelArg::Exam => "exam".to_string(),
+            };
+            groups.entry(key).or_default().push(k);
+        }
+        if matches!(a.level, LevelArg::Image) {
+            (
+                files.iter().map(|f| f.display().to_string()).collect(),
+                mean,
+            )
+        } else {
+            groups
+                .into_iter()
+                .map(|(key, members)| {
+                    let rows: Vec<&[f32]> = members.iter().map(|&k| mean[k].as_slice()).collect();
+                    (key, reduce.apply(&rows))
+                })
+                .unzip()
+        }
+    };
     let predicted = |p: &[f32]| -> usize {
         p.iter()
             .enumerate()
@@ -118,7 +160,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     let text = match a.format {
         Format::Json => {
-            let rows: Vec<_> = files
+            let rows: Vec<_> = labels
                 .iter()
                 .zip(&mean)
                 .map(|(f, p)| {
@@ -128,7 +170,7 @@ pub fn run(a: Args) -> Result<()> {
                         .map(|(n, v)| (n.to_string(), json!(v)))
                         .collect();
                     json!({
-                        "image": f.display().to_string(),
+                        "image": f,
                         "scenario": cfg.scenario.as_str(),
                         "predicted": names[predicted(p)],
                         "probabilities": probs,
@@ -142,8 +184,8 @@ pub fn run(a: Args) -> Result<()> {
             let mut header = vec!["image".to_string(), "predicted".to_string()];
             header.extend(names.iter().map(|n| format!("p_{n}")));
             w.write_record(&header)?;
-            for (f, p) in files.iter().zip(&mean) {
-                let mut rec = vec![f.display().to_string(), names[predicted(p)].to_string()];
+            for (f, p) in labels.iter().zip(&mean) {
+                let mut rec = vec![f.clone(), names[predicted(p)].to_string()];
                 rec.extend(p.iter().map(|v| format!("{v:.6}")));
                 w.write_record(&rec)?;
             }

@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(long, required_unless_present_any = ["resume", "config"])]
     pub manifest: Option<PathBuf>,
     /// Scenario: malignant-vs-rest, malignant-vs-negative, malignant-vs-benign,
-    /// negative-vs-benign, benign-vs-rest, three-class.
+    /// negative-vs-benign, benign-vs-rest, three-class (the study's six), or
+    /// abnormal-vs-negative.
     #[arg(long, required_unless_present_any = ["resume", "config"])]
     pub scenario: Option<Scenario>,
     /// A split CSV (from `mammorecall split`); else one is made (patient-level, stratified).
