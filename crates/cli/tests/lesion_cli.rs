@@ -172,7 +172,7 @@ fn lesion_preset_patch_reuse_and_tta() {
         .path();
     let out = run_ok(
         bin()
-            .args(["predict", "--tta", "flip-shift", "--model"])
+            .args(["predict", "--tta=flip-shift", "--model"])
             .arg(&r1)
             .arg(&image),
     );

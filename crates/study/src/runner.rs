@@ -637,6 +637,13 @@ fn cleanup(dir: &Path, keep_weights: bool) -> Result<(), StudyError> {
             }
         }
     }
+    // Each model's lesion-patch classifier (init = "patches") has its own checkpoints.
+    let patch_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| train::patches::dir_of(d))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.extend(patch_dirs);
     for d in dirs {
         let ck = d.join("checkpoint");
         if ck.is_dir() {

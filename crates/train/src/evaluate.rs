@@ -182,10 +182,25 @@ pub fn scored_rows(
 
 /// The metrics file of a level: `metrics.json` for images, else `metrics-LEVEL-REDUCE.json`.
 pub fn metrics_file(level: Level, reduce: Reduce) -> String {
-    match level {
-        Level::Image => "metrics.json".into(),
-        l => format!("metrics-{}-{}.json", l.name(), reduce.name()),
+    let opts = EvalOptions {
+        level,
+        reduce,
+        ..EvalOptions::default()
+    };
+    format!("metrics{}.json", output_suffix(&opts))
+}
+
+/// The suffix of [`evaluate`]'s output files (`metrics{suffix}.json`, `roc{suffix}.svg`):
+/// empty at image level without TTA, else `-LEVEL-REDUCE` and/or `-tta-MODE`.
+pub fn output_suffix(opts: &EvalOptions) -> String {
+    let mut suffix = match opts.level {
+        Level::Image => String::new(),
+        l => format!("-{}-{}", l.name(), opts.reduce.name()),
+    };
+    if opts.tta != crate::infer::Tta::None {
+        suffix.push_str(&format!("-tta-{}", opts.tta.as_str()));
     }
+    suffix
 }
 
 /// Computes `metrics.json` (returned and written atomically) and `roc.svg` for the run
@@ -201,14 +216,7 @@ pub fn evaluate(
         t => run.join(crate::run::tta_predictions_file(t)),
     };
     let (names, rows) = read_predictions(&path)?;
-    // Image level writes metrics.json and roc.svg; other levels get a suffix.
-    let mut suffix = match opts.level {
-        Level::Image => String::new(),
-        l => format!("-{}-{}", l.name(), opts.reduce.name()),
-    };
-    if opts.tta != crate::infer::Tta::None {
-        suffix.push_str(&format!("-tta-{}", opts.tta.as_str()));
-    }
+    let suffix = output_suffix(opts);
     let rows = scored_rows(run, rows, opts.level, opts.reduce)?;
     let err = |e: eval::EvalError| TrainError::file(&path, e);
     let classes: Vec<usize> = rows.iter().map(|r| r.class).collect();

@@ -137,7 +137,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     println!(
         "  metrics               {}",
-        a.run.join("metrics.json").display()
+        a.run
+            .join(format!(
+                "metrics{}.json",
+                train::evaluate::output_suffix(&opts)
+            ))
+            .display()
     );
     Ok(())
 }

@@ -38,8 +38,9 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Test-time augmentation: average each model over the image and its mirror image
-    /// (`--tta` or `--tta flip`), or also over small shifts of both (`--tta flip-shift`).
-    #[arg(long, num_args = 0..=1, default_missing_value = "flip")]
+    /// (`--tta`), or also over small shifts of both (`--tta=flip-shift`; the `=` keeps an
+    /// image path after the flag from being read as the mode).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "flip")]
     pub tta: Option<Tta>,
     /// Score each image, each breast (the inputs grouped by the laterality in their
     /// headers; an image of unknown side stands alone) or the exam (all inputs: give one
