@@ -84,6 +84,35 @@ impl Widths {
     };
 }
 
+/// AlexNet's five convolutions (11×11 stride 4, 5×5, then three 3×3) for `in_channels`
+/// and the output widths `w`, with He initialisation and zero biases.
+fn five_convs(device: &Device, in_channels: usize, w: [usize; 5]) -> [Conv2d; 5] {
+    let [c1, c2, c3, c4, c5] = w;
+    [
+        conv(device, in_channels, c1, 11, 4, 2),
+        conv(device, c1, c2, 5, 1, 2),
+        conv(device, c2, c3, 3, 1, 1),
+        conv(device, c3, c4, 3, 1, 1),
+        conv(device, c4, c5, 3, 1, 1),
+    ]
+}
+
+/// The 3×3 stride-2 max-pool used after conv1 and conv2 (and conv5 in AlexNet).
+fn alexnet_pool() -> MaxPool2d {
+    MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init()
+}
+
+/// The convolutional trunk: conv1 + pool, conv2 + pool, conv3, conv4, conv5, each with
+/// ReLU (conv5's activations are what Grad-CAM weighs).
+fn trunk(convs: [&Conv2d; 5], pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let [c1, c2, c3, c4, c5] = convs;
+    let x = pool.forward(relu(c1.forward(x)));
+    let x = pool.forward(relu(c2.forward(x)));
+    let x = relu(c3.forward(x));
+    let x = relu(c4.forward(x));
+    relu(c5.forward(x))
+}
+
 /// AlexNet as in torchvision: five convolutions, three overlapping max-pools, 6×6 adaptive
 /// average pooling and three fully connected layers with dropout 0.5 before the first two.
 #[derive(Module, Debug)]
@@ -120,14 +149,15 @@ impl AlexNet {
 
     /// A randomly initialised AlexNet topology with other layer widths.
     pub fn with_widths(device: &Device, in_channels: usize, num_classes: usize, w: Widths) -> Self {
-        let [c1, c2, c3, c4, c5] = w.conv;
+        let [conv1, conv2, conv3, conv4, conv5] = five_convs(device, in_channels, w.conv);
+        let c5 = w.conv[4];
         Self {
-            conv1: conv(device, in_channels, c1, 11, 4, 2),
-            conv2: conv(device, c1, c2, 5, 1, 2),
-            conv3: conv(device, c2, c3, 3, 1, 1),
-            conv4: conv(device, c3, c4, 3, 1, 1),
-            conv5: conv(device, c4, c5, 3, 1, 1),
-            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            conv1,
+            conv2,
+            conv3,
+            conv4,
+            conv5,
+            pool: alexnet_pool(),
             avgpool: AdaptiveAvgPool2dConfig::new([6, 6]).init(),
             dropout: DropoutConfig::new(0.5).init(),
             fc1: linear(device, c5 * 6 * 6, w.fc, he(2.0)),
@@ -148,11 +178,14 @@ impl AlexNet {
 
     /// The last convolution's activations (conv5 + ReLU), where Grad-CAM looks.
     pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
-        let x = relu(self.conv3.forward(x));
-        let x = relu(self.conv4.forward(x));
-        relu(self.conv5.forward(x))
+        let convs = [
+            &self.conv1,
+            &self.conv2,
+            &self.conv3,
+            &self.conv4,
+            &self.conv5,
+        ];
+        trunk(convs, &self.pool, x)
     }
 
     /// Class logits from [`AlexNet::feature_map`]'s output.
@@ -199,14 +232,16 @@ pub struct AlexNetFcn {
 impl AlexNetFcn {
     /// A randomly initialised network for `in_channels` (1 or 3) and `num_classes` outputs.
     pub fn new(device: &Device, in_channels: usize, num_classes: usize) -> Self {
-        let [c1, c2, c3, c4, c5] = Widths::SMALL.conv;
+        let [conv1, conv2, conv3, conv4, conv5] =
+            five_convs(device, in_channels, Widths::SMALL.conv);
+        let c5 = Widths::SMALL.conv[4];
         Self {
-            conv1: conv(device, in_channels, c1, 11, 4, 2),
-            conv2: conv(device, c1, c2, 5, 1, 2),
-            conv3: conv(device, c2, c3, 3, 1, 1),
-            conv4: conv(device, c3, c4, 3, 1, 1),
-            conv5: conv(device, c4, c5, 3, 1, 1),
-            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            conv1,
+            conv2,
+            conv3,
+            conv4,
+            conv5,
+            pool: alexnet_pool(),
             dropout: DropoutConfig::new(0.5).init(),
             fc: linear(
                 device,
@@ -222,11 +257,14 @@ impl AlexNetFcn {
 
     /// The last convolution's activations (conv5 + ReLU), where Grad-CAM looks.
     pub fn feature_map(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
-        let x = relu(self.conv3.forward(x));
-        let x = relu(self.conv4.forward(x));
-        relu(self.conv5.forward(x))
+        let convs = [
+            &self.conv1,
+            &self.conv2,
+            &self.conv3,
+            &self.conv4,
+            &self.conv5,
+        ];
+        trunk(convs, &self.pool, x)
     }
 
     /// Class logits from [`AlexNetFcn::feature_map`]'s output: the global maximum of each
