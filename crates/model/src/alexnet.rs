@@ -60,6 +60,20 @@ fn linear(device: &Device, cin: usize, cout: usize, init: Initializer) -> Linear
     l
 }
 
+/// A classifier head with N(0, 0.01) weights (Caffe's AlexNet): it starts at the uniform
+/// prediction (loss ln k), with no early loss spike that can kill ReLUs.
+fn small_head(device: &Device, cin: usize, classes: usize) -> Linear {
+    linear(
+        device,
+        cin,
+        classes,
+        Initializer::Normal {
+            mean: 0.0,
+            std: 0.01,
+        },
+    )
+}
+
 /// Layer widths of an AlexNet: the five convolutions' output channels and the two hidden
 /// fully connected layers' width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,17 +176,7 @@ impl AlexNet {
             dropout: DropoutConfig::new(0.5).init(),
             fc1: linear(device, c5 * 6 * 6, w.fc, he(2.0)),
             fc2: linear(device, w.fc, w.fc, he(2.0)),
-            // A small head (Caffe's AlexNet: σ = 0.01) starts at the uniform prediction
-            // (loss ln k), with no early loss spike that can kill ReLUs.
-            fc3: linear(
-                device,
-                w.fc,
-                num_classes,
-                Initializer::Normal {
-                    mean: 0.0,
-                    std: 0.01,
-                },
-            ),
+            fc3: small_head(device, w.fc, num_classes),
         }
     }
 
@@ -243,15 +247,7 @@ impl AlexNetFcn {
             conv5,
             pool: alexnet_pool(),
             dropout: DropoutConfig::new(0.5).init(),
-            fc: linear(
-                device,
-                c5,
-                num_classes,
-                Initializer::Normal {
-                    mean: 0.0,
-                    std: 0.01,
-                },
-            ),
+            fc: small_head(device, c5, num_classes),
         }
     }
 

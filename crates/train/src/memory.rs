@@ -3,9 +3,12 @@
 //! running the machine out of memory.
 //!
 //! The activation memory of a training step grows linearly with the images in it. The
-//! per-pixel costs below are peak-RSS measurements of `mammorecall bench train` (burn
-//! flex, 512² inputs, batch 8–16, minus the process's base), rounded up by a third:
-//! the estimate must err on the safe side.
+//! per-pixel costs below were measured with `mammorecall bench train --input-size 512
+//! --steps 1 --json` on burn flex: (peak RSS at batch 8 − peak RSS at batch 2) / 6 images
+//! / 512² pixels — 66 (1 channel) and 144 (3 channels) bytes a pixel for alexnet-fcn, 76
+//! and 149 for alexnet-small, 98 and 116 for alexnet; EfficientNet-Lite0 (3 channels),
+//! (peak at batch 8 − 40 MB) / 8, 1,308 — each rounded up by a third: the estimate must
+//! err on the safe side.
 
 use model::Architecture;
 
@@ -18,10 +21,10 @@ pub fn bytes_per_image(arch: Architecture, side: usize, channels: usize) -> u64 
     // Bytes per input pixel for 1 channel, plus the extra of 3 channels (the stem's input
     // and its gradient).
     let (one, extra3) = match arch {
-        Architecture::AlexNetFcn => (88, 60),
-        Architecture::AlexNetSmall => (110, 60),
-        Architecture::AlexNet => (440, 60),
-        Architecture::EfficientNetLite0 => (1750, 0),
+        Architecture::AlexNetFcn => (88, 104),
+        Architecture::AlexNetSmall => (101, 98),
+        Architecture::AlexNet => (131, 24),
+        Architecture::EfficientNetLite0 => (1744, 0),
     };
     px * if channels >= 3 { one + extra3 } else { one }
 }

@@ -494,9 +494,8 @@ pub fn init_from_patches(
     device.seed(crate::mix_seed(cfg.seed, 0x1417));
     let mut net = mc.init(device)?;
     let (fresh_w, fresh_b) = net.head_weights();
-    let mut patch_net = source.init(device)?;
-    model::weights::load(&mut patch_net, &patch_dir.join(WEIGHTS_FILE))?;
-    model::weights::load_transfer(&mut net, &patch_dir.join(WEIGHTS_FILE))?;
+    let weights = patch_dir.join(WEIGHTS_FILE);
+    model::weights::load_transfer(&mut net, &weights)?;
     let theirs = patch_cfg.scenario.class_names();
     let rows: Option<Vec<usize>> = cfg
         .scenario
@@ -506,6 +505,9 @@ pub fn init_from_patches(
         .collect();
     match rows {
         Some(rows) => {
+            // The patch head's rows: read once more, as the patch network, only here.
+            let mut patch_net = source.init(device)?;
+            model::weights::load(&mut patch_net, &weights)?;
             let (w, b) = patch_net.head_weights();
             let idx = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
                 burn::tensor::TensorData::new(
