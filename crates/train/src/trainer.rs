@@ -178,7 +178,9 @@ pub fn fit(
         // weighted by their share of the batch, so the summed gradient is the gradient
         // of the batch's mean loss whatever the split.
         let micro = micro_batch.min(indices.len()).max(1);
+        let whole = micro == indices.len();
         let mut accumulator = GradientsAccumulator::<Network>::new();
+        let mut single = None;
         let mut loss_value = 0f32;
         for (m, (idx, cls)) in indices.chunks(micro).zip(classes.chunks(micro)).enumerate() {
             let first = m * micro;
@@ -204,9 +206,14 @@ pub fn fit(
                 });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &network);
-            accumulator.accumulate(&network, grads);
+            if whole {
+                // One pass holds the batch: no accumulation on the common path.
+                single = Some(grads);
+            } else {
+                accumulator.accumulate(&network, grads);
+            }
         }
-        let grads = accumulator.grads();
+        let grads = single.unwrap_or_else(|| accumulator.grads());
         let lr = cfg.lr_at(it);
         network = optim.step(lr, network, grads);
         let done = it + 1;
