@@ -287,7 +287,7 @@ pub fn preprocess_record(
     cfg: &PreprocessConfig,
 ) -> Result<imaging::preprocess::Preprocessed, DataError> {
     let p = manifest.image_path(r);
-    let d = imaging::read_image(&p)?;
+    let d = imaging::read_pixels(&p)?;
     let side_hint =
         Side::parse(&r.laterality).or_else(|| d.info.laterality.as_deref().and_then(Side::parse));
     Ok(preprocess(&d.full, side_hint, cfg).map_err(|e| e.with_path(&p))?)

@@ -7,7 +7,7 @@
 //! and against the bytes actually present.
 
 use crate::voi::{self, Voi, VoiFunction};
-use crate::{check_dimensions, Decoded, Format, Gray16, ImageError, ImageInfo};
+use crate::{check_dimensions, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo, Pixels};
 use crate::{j2k, jpeg_turbo, rle};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
@@ -463,6 +463,27 @@ fn frame0_fragment_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>, ImageError
 
 /// Decodes the first frame of a DICOM file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
+    let (full, display, info) = decode_frame0(bytes, true)?;
+    let display = display.ok_or_else(|| ImageError::Invalid("DICOM: no display".into()))?;
+    Ok(Decoded {
+        full,
+        display,
+        info,
+    })
+}
+
+/// Decodes the first frame of a DICOM file to its full-depth pixels only, skipping
+/// the presentation pipeline (what training's preprocessing reads).
+pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
+    let (full, _, info) = decode_frame0(bytes, false)?;
+    Ok(Pixels { full, info })
+}
+
+/// Frame 0 as full-depth pixels and, when `with_display`, the 8-bit presentation image.
+fn decode_frame0(
+    bytes: &[u8],
+    with_display: bool,
+) -> Result<(Gray16, Option<Gray8>, ImageInfo), ImageError> {
     let obj = open(bytes, false)?;
     let info = make_info(&obj);
     let pm = pixel_module(&obj, &info)?;
@@ -496,80 +517,89 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
             n * pm.samples * bytes_per
         )));
     }
-    // Stored values, sign-extended.
-    let shift = pm.high_bit + 1 - pm.bits_stored;
-    let mask: u32 = if pm.bits_stored >= 32 {
-        u32::MAX
-    } else {
-        (1u32 << pm.bits_stored) - 1
+    let bits = if pm.samples == 3 { 8 } else { pm.bits_stored };
+    let signed = pm.signed && pm.samples == 1;
+    let (slope, intercept) = rescale(&obj);
+    // Full depth: stored values shifted to be non-negative, brighter = higher.
+    let max_code: i64 = (1i64 << bits) - 1;
+    let offset: i64 = if signed { 1i64 << (bits - 1) } else { 0 };
+    let invert = pm.monochrome1 != (slope < 0.0);
+    let to_full = |v: i32| -> u16 {
+        let u = (v as i64 + offset).clamp(0, max_code);
+        (if invert { max_code - u } else { u }) as u16
     };
-    let stored: Vec<i32> = if pm.samples == 3 {
-        // 8-bit RGB: BT.601 luma (interleaved or planar).
-        let planar = int(&obj, tags::PLANAR_CONFIGURATION) == Some(1);
-        (0..n)
+    let (full_data, display) = if with_display {
+        let stored = stored_values(&obj, &pm, &data, |v| v);
+        let voi = voi_of(&obj, signed || intercept < 0.0);
+        let display = voi::present(
+            &stored,
+            pm.cols,
+            pm.rows,
+            slope,
+            intercept,
+            &voi,
+            pm.monochrome1,
+        );
+        (stored.into_iter().map(to_full).collect(), Some(display))
+    } else {
+        // Straight from the decoded bytes: no intermediate buffer of stored values.
+        (stored_values(&obj, &pm, &data, to_full), None)
+    };
+    let full = Gray16 {
+        width: pm.cols,
+        height: pm.rows,
+        max_value: max_code.min(u16::MAX as i64) as u16,
+        data: full_data,
+    };
+    Ok((full, display, info))
+}
+
+/// The stored sample values of decoded frame bytes (sign-extended; 8-bit RGB as BT.601
+/// luma), each passed through `f`. One loop per sample width so each one vectorizes.
+fn stored_values<T>(
+    obj: &DefaultDicomObject,
+    pm: &PixelModule,
+    data: &[u8],
+    f: impl Fn(i32) -> T,
+) -> Vec<T> {
+    let n = pm.rows * pm.cols;
+    let bytes_per = pm.bits_allocated as usize / 8;
+    if pm.samples == 3 {
+        let planar = int(obj, tags::PLANAR_CONFIGURATION) == Some(1);
+        return (0..n)
             .map(|i| {
                 let (r, g, b) = if planar {
                     (data[i], data[n + i], data[2 * n + i])
                 } else {
                     (data[3 * i], data[3 * i + 1], data[3 * i + 2])
                 };
-                ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as i32
+                f(((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as i32)
             })
+            .collect();
+    }
+    let shift = pm.high_bit + 1 - pm.bits_stored;
+    let mask: u32 = if pm.bits_stored >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << pm.bits_stored) - 1
+    };
+    let sign_bit = 1u32 << (pm.bits_stored - 1);
+    let extract = |raw: u32| {
+        let v = (raw >> shift) & mask;
+        f(if pm.signed && v & sign_bit != 0 {
+            v as i32 - (1i32 << pm.bits_stored)
+        } else {
+            v as i32
+        })
+    };
+    if bytes_per == 2 {
+        data[..2 * n]
+            .chunks_exact(2)
+            .map(|c| extract(u16::from_le_bytes([c[0], c[1]]) as u32))
             .collect()
     } else {
-        let sign_bit = 1u32 << (pm.bits_stored - 1);
-        let extract = |raw: u32| {
-            let v = (raw >> shift) & mask;
-            if pm.signed && v & sign_bit != 0 {
-                v as i32 - (1i32 << pm.bits_stored)
-            } else {
-                v as i32
-            }
-        };
-        // Separate loops per sample width so each one vectorizes.
-        if bytes_per == 2 {
-            data[..2 * n]
-                .chunks_exact(2)
-                .map(|c| extract(u16::from_le_bytes([c[0], c[1]]) as u32))
-                .collect()
-        } else {
-            data[..n].iter().map(|&b| extract(b as u32)).collect()
-        }
-    };
-    let bits = if pm.samples == 3 { 8 } else { pm.bits_stored };
-    let signed = pm.signed && pm.samples == 1;
-    let (slope, intercept) = rescale(&obj);
-    let voi = voi_of(&obj, signed || intercept < 0.0);
-    let display = voi::present(
-        &stored,
-        pm.cols,
-        pm.rows,
-        slope,
-        intercept,
-        &voi,
-        pm.monochrome1,
-    );
-    // Full depth: stored values shifted to be non-negative, brighter = higher.
-    let max_code: i64 = (1i64 << bits) - 1;
-    let offset: i64 = if signed { 1i64 << (bits - 1) } else { 0 };
-    let invert = pm.monochrome1 != (slope < 0.0);
-    let full = Gray16 {
-        width: pm.cols,
-        height: pm.rows,
-        max_value: max_code.min(u16::MAX as i64) as u16,
-        data: stored
-            .iter()
-            .map(|&v| {
-                let u = (v as i64 + offset).clamp(0, max_code);
-                (if invert { max_code - u } else { u }) as u16
-            })
-            .collect(),
-    };
-    Ok(Decoded {
-        full,
-        display,
-        info,
-    })
+        data[..n].iter().map(|&b| extract(b as u32)).collect()
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -70,6 +70,15 @@ pub struct Decoded {
     pub info: ImageInfo,
 }
 
+/// A decoded image without its presentation image: what preprocessing reads.
+#[derive(Debug, Clone)]
+pub struct Pixels {
+    /// Full bit depth pixels.
+    pub full: Gray16,
+    /// Header facts.
+    pub info: ImageInfo,
+}
+
 /// Header facts of an image. Patient-identifying DICOM tags are kept apart in
 /// [`ImageInfo::phi`] so that nothing prints them by accident.
 #[derive(Debug, Clone, Default, Serialize)]

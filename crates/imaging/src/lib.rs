@@ -22,7 +22,7 @@ mod rle;
 pub mod voi;
 
 pub use error::ImageError;
-pub use image::{Decoded, Format, Gray16, Gray8, ImageInfo};
+pub use image::{Decoded, Format, Gray16, Gray8, ImageInfo, Pixels};
 
 use std::path::Path;
 
@@ -44,6 +44,24 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded, ImageError> {
         Some(Format::Dicom) => dicom::decode(bytes),
         Some(Format::Png) => pngio::decode(bytes),
         Some(Format::Pgm) => pgm::decode(bytes),
+        None => Err(ImageError::Unrecognized),
+    }
+}
+
+/// Reads and decodes an image file to its full-depth pixels only, skipping the 8-bit
+/// presentation image (for the DICOM files of a mammography system, a third of the
+/// decoding time). What the preprocessing cache and `predict` read.
+pub fn read_pixels(path: &Path) -> Result<Pixels, ImageError> {
+    let bytes = std::fs::read(path).map_err(|e| ImageError::io(path, e))?;
+    decode_pixels(&bytes).map_err(|e| e.with_path(path))
+}
+
+/// [`read_pixels`] on an image held in memory.
+pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
+    match Format::sniff(bytes) {
+        Some(Format::Dicom) => dicom::decode_pixels(bytes),
+        Some(Format::Png) => pngio::decode_pixels(bytes),
+        Some(Format::Pgm) => pgm::decode_pixels(bytes),
         None => Err(ImageError::Unrecognized),
     }
 }

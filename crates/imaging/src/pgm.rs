@@ -1,5 +1,5 @@
 //! Netpbm graymap reading: P5 (binary) and P2 (ASCII), maxval up to 65535.
-use crate::{check_dimensions, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo};
+use crate::{check_dimensions, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo, Pixels};
 
 struct Header {
     ascii: bool,
@@ -104,6 +104,26 @@ fn make_info(h: &Header) -> ImageInfo {
 
 /// Decodes a PGM file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
+    let Pixels { full, info } = decode_pixels(bytes)?;
+    let maxval = full.max_value as u32;
+    let display = Gray8 {
+        width: full.width,
+        height: full.height,
+        data: full
+            .data
+            .iter()
+            .map(|&v| ((v as u32 * 255 * 2 + maxval) / (2 * maxval)) as u8)
+            .collect(),
+    };
+    Ok(Decoded {
+        info,
+        full,
+        display,
+    })
+}
+
+/// Decodes a PGM file to its full-depth pixels only.
+pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
     let h = parse_header(bytes)?;
     check_dimensions(h.width, h.height)?;
     let n = h.width * h.height;
@@ -148,24 +168,15 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
             "PGM sample {v} exceeds maxval {maxval}"
         )));
     }
-    let display = Gray8 {
-        width: h.width,
-        height: h.height,
-        data: data
-            .iter()
-            .map(|&v| ((v as u32 * 255 * 2 + maxval as u32) / (2 * maxval as u32)) as u8)
-            .collect(),
-    };
     let full = Gray16 {
         width: h.width,
         height: h.height,
         max_value: maxval,
         data,
     };
-    Ok(Decoded {
+    Ok(Pixels {
         info: make_info(&h),
         full,
-        display,
     })
 }
 

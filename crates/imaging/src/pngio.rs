@@ -1,6 +1,6 @@
 //! PNG reading (grayscale 8/16-bit; palette, gray+alpha and RGB are reduced to gray)
 //! and atomic PNG writing.
-use crate::{check_dimensions, voi, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo};
+use crate::{check_dimensions, voi, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo, Pixels};
 use std::io::Cursor;
 use std::path::Path;
 
@@ -41,6 +41,25 @@ pub fn info(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
 
 /// Decodes a PNG file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
+    let Pixels { full, info } = decode_pixels(bytes)?;
+    let display = if full.max_value > 255 {
+        voi::min_max_to_8bit(&full)
+    } else {
+        Gray8 {
+            width: full.width,
+            height: full.height,
+            data: full.data.iter().map(|&v| v as u8).collect(),
+        }
+    };
+    Ok(Decoded {
+        full,
+        display,
+        info,
+    })
+}
+
+/// Decodes a PNG file to its full-depth pixels only.
+pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits());
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(png_err)?;
@@ -106,15 +125,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
         max_value,
         data,
     };
-    let display = if wide {
-        voi::min_max_to_8bit(&full)
-    } else {
-        Gray8 {
-            width,
-            height,
-            data: full.data.iter().map(|&v| v as u8).collect(),
-        }
-    };
     let info = ImageInfo {
         format: Some(Format::Png),
         rows: height,
@@ -123,11 +133,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
         photometric: Some("MONOCHROME2".into()),
         ..Default::default()
     };
-    Ok(Decoded {
-        full,
-        display,
-        info,
-    })
+    Ok(Pixels { full, info })
 }
 
 fn encode(

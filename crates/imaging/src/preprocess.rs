@@ -185,6 +185,15 @@ pub fn preprocess_decoded(
     preprocess(&img.full, side, cfg)
 }
 
+/// Preprocesses decoded pixels, taking their laterality from the file's header.
+pub fn preprocess_pixels(
+    img: &crate::Pixels,
+    cfg: &PreprocessConfig,
+) -> Result<Preprocessed, ImageError> {
+    let side = img.info.laterality.as_deref().and_then(Side::parse);
+    preprocess(&img.full, side, cfg)
+}
+
 /// Runs the preprocessing pipeline (see the module documentation) on a full-depth
 /// image. `laterality` is used only by [`Flip::Laterality`].
 pub fn preprocess(

@@ -97,9 +97,9 @@ pub fn run(a: Args) -> Result<()> {
     let mut images = Vec::with_capacity(files.len());
     let mut sides = Vec::with_capacity(files.len());
     for f in &files {
-        let decoded = imaging::read_image(f).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let decoded = imaging::read_pixels(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         sides.push(decoded.info.laterality.clone().unwrap_or_default());
-        let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)
+        let pre = imaging::preprocess::preprocess_pixels(&decoded, &cfg.preprocess)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         images.push(pre.image.data);
         bar.inc(1);
