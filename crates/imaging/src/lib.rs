@@ -15,6 +15,7 @@ mod image;
 mod j2k;
 mod jpeg_turbo;
 pub mod pgm;
+mod pngfast;
 pub mod pngio;
 pub mod preprocess;
 pub mod resize;

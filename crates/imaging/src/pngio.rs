@@ -60,6 +60,35 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
 
 /// Decodes a PNG file to its full-depth pixels only.
 pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
+    match crate::pngfast::decode_gray(bytes) {
+        Some(f) => Ok(pixels(f.width, f.height, f.wide, f.data)),
+        None => decode_pixels_png_crate(bytes),
+    }
+}
+
+/// The full-depth pixels and header facts of a decoded PNG.
+fn pixels(width: usize, height: usize, wide: bool, data: Vec<u16>) -> Pixels {
+    let max_value = if wide { u16::MAX } else { 255 };
+    let full = Gray16 {
+        width,
+        height,
+        max_value,
+        data,
+    };
+    let info = ImageInfo {
+        format: Some(Format::Png),
+        rows: height,
+        columns: width,
+        bits_stored: if wide { 16 } else { 8 },
+        photometric: Some("MONOCHROME2".into()),
+        ..Default::default()
+    };
+    Pixels { full, info }
+}
+
+/// [`decode_pixels`] by the png crate: every PNG layout (the fast path handles the
+/// common grayscale ones and leaves the rest, and every damaged file, to this).
+pub(crate) fn decode_pixels_png_crate(bytes: &[u8]) -> Result<Pixels, ImageError> {
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits());
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(png_err)?;
@@ -118,22 +147,7 @@ pub fn decode_pixels(bytes: &[u8]) -> Result<Pixels, ImageError> {
             data.push(v as u16);
         }
     }
-    let max_value = if wide { u16::MAX } else { 255 };
-    let full = Gray16 {
-        width,
-        height,
-        max_value,
-        data,
-    };
-    let info = ImageInfo {
-        format: Some(Format::Png),
-        rows: height,
-        columns: width,
-        bits_stored: if wide { 16 } else { 8 },
-        photometric: Some("MONOCHROME2".into()),
-        ..Default::default()
-    };
-    Ok(Pixels { full, info })
+    Ok(pixels(width, height, wide, data))
 }
 
 fn encode(
