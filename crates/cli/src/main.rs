@@ -77,7 +77,25 @@ fn main() {
     };
     if let Err(e) = result {
         // One line, naming the file and the reason: scripts read stderr.
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, leaving out a cause whose text
+/// the message before it already ends with (library errors that name their file
+/// print their I/O source too).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

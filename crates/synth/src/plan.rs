@@ -281,6 +281,10 @@ pub fn plan(cfg: &SynthConfig) -> Vec<PatientPlan> {
                             lerp(0.85, 0.25, d)
                         }
                         Finding::FocalAsymmetry => lerp(0.45, 0.12, d),
+                        // High density raises a mass's odds of malignancy (BI-RADS mass
+                        // density); it also keeps the default set learnable at the small
+                        // sizes quick CPU runs use.
+                        Finding::SpiculatedMass | Finding::IrregularMass => lerp(0.50, 0.10, d),
                         _ => lerp(0.32, 0.07, d),
                     } * rng.random_range(0.85..1.15);
                     Some(LesionPlan {

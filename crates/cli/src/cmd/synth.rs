@@ -35,7 +35,7 @@ pub struct Args {
     /// Random seed [default: 1].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// 0 = large, high-contrast findings .. 1 = small, faint ones [default: 0.3].
+    /// 0 = large, high-contrast findings .. 1 = small, faint ones [default: 0].
     #[arg(long, value_name = "D")]
     pub difficulty: Option<f64>,
     /// Long (vertical) image side in pixels; the width is 0.8 of it [default: 512].

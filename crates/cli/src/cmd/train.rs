@@ -290,6 +290,20 @@ fn absolute(p: &std::path::Path) -> Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
 }
 
+/// Whether `dir` (or a folder up to `depth` below it, such as `fold-K/`) holds a
+/// checkpoint or trained weights: work that `--resume` can continue.
+fn holds_progress(dir: &std::path::Path, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        name == "checkpoint"
+            || name == train::run::WEIGHTS_FILE
+            || (depth > 1 && e.path().is_dir() && holds_progress(&e.path(), depth - 1))
+    })
+}
+
 /// Runs `mammorecall train`.
 pub fn run(a: Args) -> Result<()> {
     let (cfg, dir, resume) = match &a.resume {
@@ -368,7 +382,18 @@ pub fn run(a: Args) -> Result<()> {
         command: std::env::args().collect(),
         observer: &mut observer,
     };
-    let summary = train_run(&cfg, &dir, &mut opts)?;
+    // A new run that fails before its first checkpoint (a missing manifest, a bad
+    // split) leaves no folder behind: it would only block the corrected command.
+    let created = !resume && !dir.exists();
+    let summary = match train_run(&cfg, &dir, &mut opts) {
+        Ok(s) => s,
+        Err(e) => {
+            if created && !holds_progress(&dir, 2) {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return Err(e.into());
+        }
+    };
     println!(
         "{}: {} {} on {} ({}), {} predictions, AUC {} [{:.0} s]",
         dir.display(),
