@@ -427,7 +427,9 @@ fn codec_error(info: &ImageInfo, e: &(dyn std::error::Error + 'static)) -> Image
 /// The compressed bytes of frame 0 of encapsulated pixel data: all fragments for a
 /// single-frame image; for several frames, the fragments before the second frame's
 /// Basic Offset Table entry, or the first fragment when each frame has one.
-fn frame0_fragment_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>, ImageError> {
+fn frame0_fragment_bytes(
+    obj: &DefaultDicomObject,
+) -> Result<std::borrow::Cow<'_, [u8]>, ImageError> {
     let elem = obj
         .element_opt(tags::PIXEL_DATA)
         .ok()
@@ -454,11 +456,15 @@ fn frame0_fragment_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>, ImageError
     } else {
         frags.iter().take(1).collect()
     };
+    // One fragment (the usual single-frame file) is borrowed, not copied.
+    if let [one] = take.as_slice() {
+        return Ok(std::borrow::Cow::Borrowed(one.as_slice()));
+    }
     let mut out = Vec::with_capacity(take.iter().map(|f| f.len()).sum());
     for f in take {
         out.extend_from_slice(f);
     }
-    Ok(out)
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Decodes the first frame of a DICOM file.
@@ -493,6 +499,19 @@ fn decode_frame0(
     // JPEG-LS) through the dicom-rs codec registry.
     let (rows, cols, bits) = (pm.rows, pm.cols, pm.bits_allocated);
     let frame = || frame0_fragment_bytes(&obj);
+    if ts == RLE_LOSSLESS && pm.samples == 1 && bits == 16 && !with_display {
+        // The training path's common case (16-bit grayscale RLE): full-depth values
+        // straight from the two byte planes, with no interleaved frame in between.
+        let planes = rle::decode_planes(&frame()?, rows, cols, 1, 2)?;
+        let invert = pm.monochrome1 != (rescale(&obj).0 < 0.0);
+        let full = Gray16 {
+            width: cols,
+            height: rows,
+            max_value: ((1u32 << pm.bits_stored) - 1) as u16,
+            data: full_gray16_planes(&pm, &planes[0], &planes[1], invert),
+        };
+        return Ok((full, None, info));
+    }
     let data: Vec<u8> = if ts == RLE_LOSSLESS {
         rle::decode_frame(&frame()?, rows, cols, pm.samples, bits as usize / 8)?
     } else if JPEG_2000.contains(&ts) && pm.samples == 1 {
@@ -540,9 +559,16 @@ fn decode_frame0(
             &voi,
             pm.monochrome1,
         );
-        (stored.into_iter().map(to_full).collect(), Some(display))
-    } else {
+        let full = if pm.samples == 1 {
+            full_gray(&pm, &data, invert)
+        } else {
+            stored.into_iter().map(to_full).collect()
+        };
+        (full, Some(display))
+    } else if pm.samples == 1 {
         // Straight from the decoded bytes: no intermediate buffer of stored values.
+        (full_gray(&pm, &data, invert), None)
+    } else {
         (stored_values(&obj, &pm, &data, to_full), None)
     };
     let full = Gray16 {
@@ -563,7 +589,6 @@ fn stored_values<T>(
     f: impl Fn(i32) -> T,
 ) -> Vec<T> {
     let n = pm.rows * pm.cols;
-    let bytes_per = pm.bits_allocated as usize / 8;
     if pm.samples == 3 {
         let planar = int(obj, tags::PLANAR_CONFIGURATION) == Some(1);
         return (0..n)
@@ -577,6 +602,34 @@ fn stored_values<T>(
             })
             .collect();
     }
+    stored_gray(pm, data, f)
+}
+
+/// `full_gray` of a 16-bit frame given as its high and low byte planes.
+fn full_gray16_planes(pm: &PixelModule, high: &[u8], low: &[u8], invert: bool) -> Vec<u16> {
+    let (shift, mask, flip) = full_bits(pm, invert);
+    high.iter()
+        .zip(low)
+        .map(|(&h, &l)| ((u16::from_be_bytes([h, l]) >> shift) & mask) ^ flip)
+        .collect()
+}
+
+/// The shift, mask and XOR pattern that map a raw grayscale sample to its full-depth
+/// value (see `full_gray`).
+fn full_bits(pm: &PixelModule, invert: bool) -> (u16, u16, u16) {
+    let shift = pm.high_bit + 1 - pm.bits_stored;
+    let mask = ((1u32 << pm.bits_stored) - 1) as u16;
+    let sign = if pm.signed {
+        1u16 << (pm.bits_stored - 1)
+    } else {
+        0
+    };
+    (shift, mask, sign ^ if invert { mask } else { 0 })
+}
+
+/// The stored values of a grayscale frame (sign-extended), each passed through `f`.
+fn stored_gray<T>(pm: &PixelModule, data: &[u8], f: impl Fn(i32) -> T) -> Vec<T> {
+    let n = pm.rows * pm.cols;
     let shift = pm.high_bit + 1 - pm.bits_stored;
     let mask: u32 = if pm.bits_stored >= 32 {
         u32::MAX
@@ -592,13 +645,33 @@ fn stored_values<T>(
             v as i32
         })
     };
-    if bytes_per == 2 {
+    if pm.bits_allocated == 16 {
         data[..2 * n]
             .chunks_exact(2)
             .map(|c| extract(u16::from_le_bytes([c[0], c[1]]) as u32))
             .collect()
     } else {
         data[..n].iter().map(|&b| extract(b as u32)).collect()
+    }
+}
+
+/// Full-depth values (stored values made non-negative, brighter = higher) of a
+/// grayscale frame by bit operations alone, so the loop has no branch or clamp and
+/// vectorizes: a signed value plus 2^(b-1) is its b-bit pattern with the sign bit
+/// flipped, and max - u within b bits is u XOR the all-ones mask.
+fn full_gray(pm: &PixelModule, data: &[u8], invert: bool) -> Vec<u16> {
+    let n = pm.rows * pm.cols;
+    let (shift, mask, flip) = full_bits(pm, invert);
+    if pm.bits_allocated == 16 {
+        data[..2 * n]
+            .chunks_exact(2)
+            .map(|c| ((u16::from_le_bytes([c[0], c[1]]) >> shift) & mask) ^ flip)
+            .collect()
+    } else {
+        data[..n]
+            .iter()
+            .map(|&b| ((b as u16 >> shift) & mask) ^ flip)
+            .collect()
     }
 }
 
@@ -922,6 +995,59 @@ pub fn scan(body: &[u8]) -> Result<(), ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_gray_matches_the_arithmetic_rule() {
+        // Every bit layout, sign and inversion: the bit-operation path equals
+        // shift-to-non-negative then invert, computed the long way.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let data: Vec<u8> = (0..512)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .chain([0, 0, 0xFF, 0xFF, 0x00, 0x80, 0xFF, 0x7F])
+            .collect();
+        for bits_allocated in [8u16, 16] {
+            for bits_stored in 1..=bits_allocated {
+                for high_bit in bits_stored - 1..bits_allocated {
+                    for signed in [false, true] {
+                        for invert in [false, true] {
+                            let pm = PixelModule {
+                                rows: 1,
+                                cols: data.len() * 8 / bits_allocated as usize,
+                                bits_allocated,
+                                bits_stored,
+                                high_bit,
+                                signed,
+                                samples: 1,
+                                monochrome1: false,
+                            };
+                            let max: i64 = (1 << bits_stored) - 1;
+                            let offset: i64 = if signed { 1 << (bits_stored - 1) } else { 0 };
+                            let want = stored_gray(&pm, &data, |v| {
+                                let u = (v as i64 + offset).clamp(0, max);
+                                (if invert { max - u } else { u }) as u16
+                            });
+                            if bits_allocated == 16 {
+                                let high: Vec<u8> =
+                                    data.iter().skip(1).step_by(2).copied().collect();
+                                let low: Vec<u8> = data.iter().step_by(2).copied().collect();
+                                assert_eq!(full_gray16_planes(&pm, &high, &low, invert), want);
+                            }
+                            assert_eq!(
+                                full_gray(&pm, &data, invert),
+                                want,
+                                "{bits_allocated}/{bits_stored}/{high_bit} signed {signed} invert {invert}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn orientation_to_view() {

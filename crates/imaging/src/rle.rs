@@ -17,6 +17,44 @@ pub(crate) fn decode_frame(
     samples: usize,
     bytes_per_sample: usize,
 ) -> Result<Vec<u8>, ImageError> {
+    let need = samples * bytes_per_sample;
+    let mut planes = decode_planes(frame, rows, cols, samples, bytes_per_sample)?;
+    // The two common layouts (8- and 16-bit grayscale) avoid a byte-strided scatter:
+    // the 16-bit one joins its two planes in one pass that vectorizes.
+    match need {
+        1 => Ok(planes.swap_remove(0)),
+        2 => {
+            let mut out = vec![0u8; 2 * rows * cols];
+            for ((o, &h), &l) in out.chunks_exact_mut(2).zip(&planes[0]).zip(&planes[1]) {
+                o[0] = l;
+                o[1] = h;
+            }
+            Ok(out)
+        }
+        _ => {
+            let mut out = vec![0u8; need * rows * cols];
+            for (s, plane) in planes.iter().enumerate() {
+                let sample = s / bytes_per_sample;
+                let byte = bytes_per_sample - 1 - s % bytes_per_sample;
+                let offset = sample * bytes_per_sample + byte;
+                for (i, &v) in plane.iter().enumerate() {
+                    out[i * need + offset] = v;
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Decodes the byte planes of one RLE frame, in segment order: for each sample,
+/// its most significant byte first (PS3.5 G.2). Each plane holds `rows * cols` bytes.
+pub(crate) fn decode_planes(
+    frame: &[u8],
+    rows: usize,
+    cols: usize,
+    samples: usize,
+    bytes_per_sample: usize,
+) -> Result<Vec<Vec<u8>>, ImageError> {
     let n = rows * cols;
     if frame.len() < 64 {
         return Err(ImageError::Truncated(
@@ -40,31 +78,25 @@ pub(crate) fn decode_frame(
         return Err(bad(format!("{segments} segments, the image needs {need}")));
     }
     let starts: Vec<usize> = (1..=segments).map(word).collect();
-    let mut out = vec![0u8; n * need];
-    let mut seg_buf = vec![0u8; n];
-    for s in 0..need {
-        let start = starts[s];
-        let end = if s + 1 < segments {
-            starts[s + 1]
-        } else {
-            frame.len()
-        };
-        if start < 64 || start > end || end > frame.len() {
-            return Err(bad(format!(
-                "segment {s} offsets {start}..{end} are outside the frame"
-            )));
-        }
-        unpack_bits(&frame[start..end], &mut seg_buf)
-            .map_err(|m| ImageError::Truncated(format!("DICOM RLE segment {s}: {m}")))?;
-        // Segments hold the most significant byte first; output is little endian.
-        let sample = s / bytes_per_sample;
-        let byte = bytes_per_sample - 1 - s % bytes_per_sample;
-        let offset = sample * bytes_per_sample + byte;
-        for (i, &v) in seg_buf.iter().enumerate() {
-            out[i * need + offset] = v;
-        }
-    }
-    Ok(out)
+    (0..need)
+        .map(|s| {
+            let start = starts[s];
+            let end = if s + 1 < segments {
+                starts[s + 1]
+            } else {
+                frame.len()
+            };
+            if start < 64 || start > end || end > frame.len() {
+                return Err(bad(format!(
+                    "segment {s} offsets {start}..{end} are outside the frame"
+                )));
+            }
+            let mut plane = vec![0u8; n];
+            unpack_bits(&frame[start..end], &mut plane)
+                .map_err(|m| ImageError::Truncated(format!("DICOM RLE segment {s}: {m}")))?;
+            Ok(plane)
+        })
+        .collect()
 }
 
 /// PackBits: a header byte h in 0..=127 copies h+1 literal bytes, 129..=255 repeats
