@@ -11,4 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = imaging::dicom::decode(data);
     let _ = imaging::pgm::decode(data);
     let _ = imaging::pngio::decode(data);
+    // The pixels-only paths (training's cache) have fast paths of their own: the
+    // PNG unfilter and the DICOM RLE byte planes.
+    let _ = imaging::decode_pixels(data);
+    let _ = imaging::dicom::decode_pixels(data);
+    let _ = imaging::pngio::decode_pixels(data);
+    let _ = imaging::pgm::decode_pixels(data);
 });
