@@ -501,14 +501,15 @@ fn decode_frame0(
     let frame = || frame0_fragment_bytes(&obj);
     if ts == RLE_LOSSLESS && pm.samples == 1 && bits == 16 && !with_display {
         // The training path's common case (16-bit grayscale RLE): full-depth values
-        // straight from the two byte planes, with no interleaved frame in between.
-        let planes = rle::decode_planes(&frame()?, rows, cols, 1, 2)?;
+        // unpacked straight into the samples, with no byte planes or frame in between.
+        let mut data = rle::decode_gray16(&frame()?, rows, cols)?;
         let invert = pm.monochrome1 != (rescale(&obj).0 < 0.0);
+        full_gray16_in_place(&pm, &mut data, invert);
         let full = Gray16 {
             width: cols,
             height: rows,
             max_value: ((1u32 << pm.bits_stored) - 1) as u16,
-            data: full_gray16_planes(&pm, &planes[0], &planes[1], invert),
+            data,
         };
         return Ok((full, None, info));
     }
@@ -605,13 +606,12 @@ fn stored_values<T>(
     stored_gray(pm, data, f)
 }
 
-/// `full_gray` of a 16-bit frame given as its high and low byte planes.
-fn full_gray16_planes(pm: &PixelModule, high: &[u8], low: &[u8], invert: bool) -> Vec<u16> {
+/// `full_gray` of a 16-bit frame given as native samples, in place.
+fn full_gray16_in_place(pm: &PixelModule, data: &mut [u16], invert: bool) {
     let (shift, mask, flip) = full_bits(pm, invert);
-    high.iter()
-        .zip(low)
-        .map(|(&h, &l)| ((u16::from_be_bytes([h, l]) >> shift) & mask) ^ flip)
-        .collect()
+    for v in data {
+        *v = ((*v >> shift) & mask) ^ flip;
+    }
 }
 
 /// The shift, mask and XOR pattern that map a raw grayscale sample to its full-depth
@@ -1032,10 +1032,12 @@ mod tests {
                                 (if invert { max - u } else { u }) as u16
                             });
                             if bits_allocated == 16 {
-                                let high: Vec<u8> =
-                                    data.iter().skip(1).step_by(2).copied().collect();
-                                let low: Vec<u8> = data.iter().step_by(2).copied().collect();
-                                assert_eq!(full_gray16_planes(&pm, &high, &low, invert), want);
+                                let mut raw: Vec<u16> = data
+                                    .chunks_exact(2)
+                                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                                    .collect();
+                                full_gray16_in_place(&pm, &mut raw, invert);
+                                assert_eq!(raw, want);
                             }
                             assert_eq!(
                                 full_gray(&pm, &data, invert),
