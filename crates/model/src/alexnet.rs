@@ -9,6 +9,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::fastconv;
+
 /// Input side length of the study (and of the original AlexNet paper's arithmetic).
 pub const INPUT_SIZE: usize = 227;
 
@@ -120,11 +122,11 @@ fn alexnet_pool() -> MaxPool2d {
 /// ReLU (conv5's activations are what Grad-CAM weighs).
 fn trunk(convs: [&Conv2d; 5], pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let [c1, c2, c3, c4, c5] = convs;
-    let x = pool.forward(relu(c1.forward(x)));
-    let x = pool.forward(relu(c2.forward(x)));
-    let x = relu(c3.forward(x));
-    let x = relu(c4.forward(x));
-    relu(c5.forward(x))
+    let x = pool.forward(relu(fastconv::conv2d(c1, x)));
+    let x = pool.forward(relu(fastconv::conv2d(c2, x)));
+    let x = relu(fastconv::conv2d(c3, x));
+    let x = relu(fastconv::conv2d(c4, x));
+    relu(fastconv::conv2d(c5, x))
 }
 
 /// AlexNet as in torchvision: five convolutions, three overlapping max-pools, 6×6 adaptive

@@ -6,6 +6,7 @@
 pub mod alexnet;
 pub mod arch;
 pub mod efficientnet;
+pub mod fastconv;
 pub mod preprocess;
 pub mod weights;
 
