@@ -24,6 +24,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_flex::FlexTensor;
+use std::sync::OnceLock;
 
 /// The three products of a plain 2-D convolution (no bias; see the module doc).
 #[backend_extension(Flex, Autodiff)]
@@ -109,9 +110,14 @@ fn plain(conv: &Conv2d) -> Option<(usize, usize)> {
 
 /// The stride and padding of `conv` applied to `x` when this module's path takes it:
 /// the plain case, f32, on the flex device.
+/// `MAMMORECALL_FASTCONV=0` turns the path off (burn's convolution everywhere), for A/B
+/// measurements.
 fn fast_path(conv: &Conv2d, x: &Tensor<4>) -> Option<(usize, usize)> {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    let enabled =
+        *ENABLED.get_or_init(|| std::env::var("MAMMORECALL_FASTCONV").map_or(true, |v| v != "0"));
     let flex = x.device().without_autodiff() == Device::flex();
-    plain(conv).filter(|_| flex && x.dtype() == DType::F32)
+    plain(conv).filter(|_| enabled && flex && x.dtype() == DType::F32)
 }
 
 /// `conv.forward(x)`, by this module's products where the case is plain and the tensors
@@ -457,8 +463,14 @@ pub(crate) mod kernels {
         y
     }
 
-    /// Weight gradient: dW = Σ_n grad[n] · im2col(x[n])ᵀ, summed per thread in a fixed
-    /// order of images, then over threads in order (the same result on every run).
+    /// Images per partial sum of the weight gradient. Fixed, not the thread count: the
+    /// order of the floating-point sums, and so the trained weights, must not depend on
+    /// how many threads a machine (or a Slurm task) has.
+    const IMAGES_PER_PART: usize = 4;
+
+    /// Weight gradient: dW = Σ_n grad[n] · im2col(x[n])ᵀ, summed over fixed groups of
+    /// images in parallel, then over the groups in order (the same result on any number
+    /// of threads).
     pub(crate) fn weight_grad(
         x: &[f32],
         grad: &[f32],
@@ -467,9 +479,9 @@ pub(crate) mod kernels {
         g: &Geometry,
     ) -> Vec<f32> {
         let (kk, cols) = (g.rows(), g.cols());
-        let parts = rayon::current_num_threads().clamp(1, n.max(1));
-        let per = n.div_ceil(parts).max(1);
-        let par = inner_parallelism(n);
+        let per = IMAGES_PER_PART;
+        let parts = n.div_ceil(per).max(1);
+        let par = inner_parallelism(parts);
         let sums: Vec<Vec<f32>> = (0..parts)
             .into_par_iter()
             .map(|t| {
@@ -601,6 +613,40 @@ mod tests {
                 b.reshape([1, 1, 1, o]),
                 "bias gradient",
             );
+        }
+    }
+
+    /// The same bits on 1, 2 and 3 threads, for a batch split over threads and for a
+    /// single image (whose products are split inside instead).
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let g = Geometry::new(3, 13, 11, 3, 1, 1);
+        let o = 5;
+        let fill = |len: usize, seed: u32| -> Vec<f32> {
+            (0..len as u32)
+                .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+                .collect()
+        };
+        for n in [1, 9] {
+            let x = fill(n * g.c * g.h * g.w, 1);
+            let w = fill(o * g.rows(), 2);
+            let grad = fill(n * o * g.cols(), 3);
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| {
+                        (
+                            kernels::forward(&x, &w, n, o, &g),
+                            kernels::weight_grad(&x, &grad, n, o, &g),
+                            kernels::input_grad(&grad, &w, n, o, &g),
+                        )
+                    })
+            };
+            let one = run(1);
+            assert_eq!(run(2), one, "2 threads, batch {n}");
+            assert_eq!(run(3), one, "3 threads, batch {n}");
         }
     }
 
