@@ -194,12 +194,15 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
     }
 }
 
-fn f32s(t: &FlexTensor) -> Vec<f32> {
-    // Contiguous tensors are borrowed by `to_vec`'s copy once; others are laid out first.
-    let t = t.to_contiguous();
+/// The tensor in contiguous layout (the same storage, no copy, when it already is).
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    t.to_contiguous()
+}
+
+/// The f32 values of a contiguous tensor, borrowed.
+fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>()
-        .expect("a contiguous f32 tensor")
-        .to_vec()
+        .expect("fastconv takes contiguous f32 tensors")
 }
 
 fn flex_tensor(data: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
@@ -216,7 +219,8 @@ impl FastConv for Flex {
         let [n, c, h, w] = x.shape().dims();
         let [o, _, k, _] = weight.shape().dims();
         let g = Geometry::new(c, h, w, k, stride, padding);
-        let y = kernels::forward(&f32s(&x), &f32s(&weight), n, o, &g);
+        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let y = kernels::forward(f32s(&x), f32s(&weight), n, o, &g);
         flex_tensor(y, [n, o, g.ho, g.wo])
     }
 
@@ -230,7 +234,8 @@ impl FastConv for Flex {
         let [n, c, h, w] = x.shape().dims();
         let o = grad.shape().dims::<4>()[1];
         let g = Geometry::new(c, h, w, kernel, stride, padding);
-        let dw = kernels::weight_grad(&f32s(&x), &f32s(&grad), n, o, &g);
+        let (x, grad) = (contiguous(&x), contiguous(&grad));
+        let dw = kernels::weight_grad(f32s(&x), f32s(&grad), n, o, &g);
         flex_tensor(dw, [o, c, kernel, kernel])
     }
 
@@ -245,7 +250,8 @@ impl FastConv for Flex {
         let [n, o, _, _] = grad.shape().dims();
         let [_, c, k, _] = weight.shape().dims();
         let g = Geometry::new(c, height, width, k, stride, padding);
-        let dx = kernels::input_grad(&f32s(&grad), &f32s(&weight), n, o, &g);
+        let (grad, weight) = (contiguous(&grad), contiguous(&weight));
+        let dx = kernels::input_grad(f32s(&grad), f32s(&weight), n, o, &g);
         flex_tensor(dx, [n, c, height, width])
     }
 }
