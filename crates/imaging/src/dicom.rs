@@ -8,7 +8,7 @@
 
 use crate::voi::{self, Voi, VoiFunction};
 use crate::{check_dimensions, Decoded, Format, Gray16, Gray8, ImageError, ImageInfo, Pixels};
-use crate::{j2k, jpeg_turbo, rle};
+use crate::{j2k, jpeg_turbo, jpegls, rle};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -495,8 +495,8 @@ fn decode_frame0(
     let pm = pixel_module(&obj, &info)?;
     check_pixel_payload(&obj, &pm)?;
     let ts = info.transfer_syntax.as_deref().unwrap_or("");
-    // Compressed syntaxes go through checked decoders of our own; the rest (native,
-    // JPEG-LS) through the dicom-rs codec registry.
+    // Compressed syntaxes go through checked decoders of our own (JPEG-LS through CharLS
+    // behind our own checks); native data through the dicom-rs registry.
     let (rows, cols, bits) = (pm.rows, pm.cols, pm.bits_allocated);
     let frame = || frame0_fragment_bytes(&obj);
     if ts == RLE_LOSSLESS && pm.samples == 1 && bits == 16 && !with_display {
@@ -521,6 +521,8 @@ fn decode_frame0(
         jpeg_turbo::decode(&frame()?, rows, cols, pm.samples, bits)?
     } else if ts == JPEG_EXTENDED {
         jpeg_turbo::decode_gray(&frame()?, rows, cols, bits)?
+    } else if jpegls::TRANSFER_SYNTAXES.contains(&ts) {
+        jpegls::decode(&frame()?, rows, cols, pm.samples, bits)?
     } else {
         obj.decode_pixel_data_frame(0)
             .map_err(|e| codec_error(&info, &e))?

@@ -14,6 +14,7 @@ mod error;
 mod image;
 mod j2k;
 mod jpeg_turbo;
+mod jpegls;
 pub mod pgm;
 mod pngfast;
 pub mod pngio;
