@@ -115,6 +115,10 @@ pub struct ModelConfig {
     pub input_size: usize,
     /// Input normalisation, following the convention of the weights the network started from.
     pub normalization: Normalization,
+    /// EfficientNet only: classify every window of this many × this many feature-map
+    /// cells (32 pixels each) and answer with the most abnormal one; 0 pools globally.
+    #[config(default = 0)]
+    pub window_cells: usize,
 }
 
 impl ModelConfig {
@@ -157,6 +161,12 @@ impl ModelConfig {
                 self.arch, self.input_size
             )));
         }
+        if self.window_cells > 0 && self.arch != Architecture::EfficientNetLite0 {
+            return Err(ModelError::InvalidConfig(format!(
+                "window pooling is for efficientnet-lite0, not {}",
+                self.arch
+            )));
+        }
         if self.input_size < min {
             return Err(ModelError::InvalidConfig(format!(
                 "{} needs inputs of at least {min}×{min}, got {}",
@@ -179,9 +189,9 @@ impl ModelConfig {
                 self.num_classes,
                 crate::alexnet::Widths::SMALL,
             )),
-            Architecture::EfficientNetLite0 => {
-                Network::EfficientNetLite0(EfficientNetLite0::new(device, self.num_classes))
-            }
+            Architecture::EfficientNetLite0 => Network::EfficientNetLite0(
+                EfficientNetLite0::new(device, self.num_classes).with_window(self.window_cells),
+            ),
             Architecture::AlexNetFcn => {
                 Network::AlexNetFcn(AlexNetFcn::new(device, self.in_channels, self.num_classes))
             }

@@ -9,6 +9,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 /// Batch-norm epsilon of the TF checkpoint (PyTorch's default 1e-5 would shift every output).
@@ -148,6 +150,11 @@ pub struct EfficientNetLite0 {
     pub dropout: Dropout,
     /// Classifier, 1280 → classes.
     pub fc: Linear,
+    /// Window pooling: 0 pools the whole feature map (the original network); k > 0 scores
+    /// every k×k window of cells (32 pixels each, a lesion patch's footprint) with the
+    /// classifier and answers with the window least like the first class, so a patch
+    /// classifier scores a whole mammogram by its most abnormal patch.
+    pub window: usize,
 }
 
 impl EfficientNetLite0 {
@@ -161,7 +168,14 @@ impl EfficientNetLite0 {
             bn1: bn(device, FEATURES),
             dropout: DropoutConfig::new(0.2).init(),
             fc: LinearConfig::new(FEATURES, num_classes).init(device),
+            window: 0,
         }
+    }
+
+    /// The same network with window pooling of `cells`×`cells` cells (0: global pooling).
+    pub fn with_window(mut self, cells: usize) -> Self {
+        self.window = cells;
+        self
     }
 
     /// Every batch-norm layer, in forward order.
@@ -199,11 +213,33 @@ impl EfficientNetLite0 {
 
     /// Class logits from [`EfficientNetLite0::feature_map`]'s output.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.dropout.forward(pool(x)))
+        let [batch, channels, h, w] = x.dims();
+        let k = self.window;
+        if k == 0 || (h <= k && w <= k) {
+            return self.fc.forward(self.dropout.forward(pool(x)));
+        }
+        // Every window's mean feature vector, classified on its own.
+        let windows = avg_pool2d(
+            x,
+            AvgPoolOptions::new([k.min(h), k.min(w)]).with_stride([1, 1]),
+        );
+        let [_, _, wh, ww] = windows.dims();
+        let n = wh * ww;
+        let feats = windows.reshape([batch, channels, n]).swap_dims(1, 2);
+        let logits = self.fc.forward(self.dropout.forward(feats));
+        let classes = logits.dims()[2];
+        // Abnormality of a window: log-odds of "any class but the first".
+        let first = logits.clone().narrow(2, 0, 1);
+        let rest = logits.clone().narrow(2, 1, classes - 1);
+        let top = rest.clone().max_dim(2).detach();
+        let score = (rest - top.clone()).exp().sum_dim(2).log() + top - first;
+        // The argmax carries no gradient; the chosen window's logits do (as in max pooling).
+        let best = score.detach().argmax(1).repeat_dim(2, classes);
+        logits.gather(1, best).reshape([batch, classes])
     }
 
     /// Class logits for an NCHW batch of normalised RGB images.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.dropout.forward(self.features(x)))
+        self.head(self.feature_map(x))
     }
 }

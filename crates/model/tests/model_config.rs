@@ -127,3 +127,69 @@ fn alexnet_fcn_takes_any_multiple_of_32_with_the_same_weights() {
         assert_eq!(net.forward(x).dims(), [1, 2], "{side}");
     }
 }
+
+#[test]
+fn window_pooling_answers_with_the_most_abnormal_window() {
+    let device = Device::default();
+    let mut config = ModelConfig::for_arch(Architecture::EfficientNetLite0, 3);
+    config.input_size = 64;
+    config.window_cells = 2;
+    let net = burn::module::Module::valid(&config.init(&device).unwrap());
+    let (w, b) = net.head_weights();
+    let w = w.into_data().try_to_vec::<f32>().unwrap(); // [1280, 3], row-major
+    let b = b.unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let (c, side, k) = (model::efficientnet::FEATURES, 4, 2);
+    let map = Tensor::<4>::random([1, c, side, side], Distribution::Uniform(0.0, 6.0), &device);
+    let m = map.clone().into_data().try_to_vec::<f32>().unwrap();
+    // Every 2×2 window by hand: mean features, logits, abnormality score.
+    let mut best = (f32::NEG_INFINITY, vec![]);
+    for y in 0..=side - k {
+        for x in 0..=side - k {
+            let logits: Vec<f32> = (0..3)
+                .map(|j| {
+                    let mut z = b[j];
+                    for ch in 0..c {
+                        let mut mean = 0.0;
+                        for dy in 0..k {
+                            for dx in 0..k {
+                                mean += m[ch * side * side + (y + dy) * side + x + dx];
+                            }
+                        }
+                        z += w[ch * 3 + j] * mean / (k * k) as f32;
+                    }
+                    z
+                })
+                .collect();
+            let score = (logits[1].exp() + logits[2].exp()).ln() - logits[0];
+            if score > best.0 {
+                best = (score, logits);
+            }
+        }
+    }
+    let got = net.head(map).into_data().try_to_vec::<f32>().unwrap();
+    for (g, e) in got.iter().zip(&best.1) {
+        assert!(
+            (g - e).abs() < 1e-3 * (1.0 + e.abs()),
+            "{got:?} vs {:?}",
+            best.1
+        );
+    }
+    // A map no larger than one window is pooled globally, as the original network does.
+    let small = Tensor::<4>::random([2, c, k, k], Distribution::Uniform(0.0, 6.0), &device);
+    let mut plain = config.clone();
+    plain.window_cells = 0;
+    let mut global = burn::module::Module::valid(&plain.init(&device).unwrap());
+    global.set_head_weights(net.head_weights().0, net.head_weights().1);
+    let a = net
+        .head(small.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let g = global.head(small).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(a, g);
+    // Only EfficientNet pools by windows.
+    let mut alex = ModelConfig::for_arch(Architecture::AlexNetFcn, 2);
+    alex.input_size = 64;
+    alex.window_cells = 2;
+    assert!(alex.validate().is_err());
+}

@@ -232,6 +232,11 @@ pub struct TrainConfig {
     /// Lesion-patch pretraining settings (used with `init = "patches"`).
     #[serde(default)]
     pub patches: PatchSettings,
+    /// EfficientNet: score an image by its most abnormal patch-sized window (the side of
+    /// `patches.size`) instead of its globally pooled features, so a lesion-patch
+    /// classifier reads whole mammograms as it read patches.
+    #[serde(default)]
+    pub window_pooling: bool,
     /// Seed of initialisation, sampling, dropout and augmentation.
     pub seed: u64,
     /// Checkpoint every this many iterations (0: only at the end).
@@ -273,6 +278,7 @@ impl TrainConfig {
             augment: Augment::default(),
             tta: Tta::None,
             patches: PatchSettings::default(),
+            window_pooling: false,
             seed: 1,
             checkpoint_every: 500,
             validate_every: 0,
@@ -337,8 +343,17 @@ impl TrainConfig {
     /// Checks every setting; the message names the setting and the allowed range.
     pub fn check(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Config(m));
-        if self.iterations == 0 && self.epochs.is_none() {
-            return bad("iterations must be at least 1".into());
+        // With lesion-patch initialisation, 0 whole-image iterations is meaningful: the
+        // patch classifier itself scores whole images (through window pooling).
+        let patch_init = matches!(self.init, Init::Patches(_));
+        if self.iterations == 0 && self.epochs.is_none() && !patch_init {
+            return bad("iterations must be at least 1 (0 only with init = patches)".into());
+        }
+        if self.window_pooling && self.arch != Architecture::EfficientNetLite0 {
+            return bad(format!(
+                "window_pooling is for efficientnet-lite0, not {}",
+                self.arch
+            ));
         }
         if self.epochs == Some(0) {
             return bad("epochs must be at least 1".into());
@@ -395,6 +410,11 @@ impl TrainConfig {
             in_channels: self.in_channels,
             input_size: self.input_size,
             normalization: self.arch.normalization(),
+            window_cells: if self.window_pooling {
+                self.patches.side(self.input_size).div_ceil(32)
+            } else {
+                0
+            },
         }
     }
 

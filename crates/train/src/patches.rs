@@ -54,6 +54,10 @@ pub struct PatchSettings {
     pub batch_size: usize,
     /// Learning rate (the rest of the recipe is the run's).
     pub learning_rate: f64,
+    /// Where the patch classifier starts: `scratch`, `imagenet[:PATH]` or `weights:PATH`
+    /// (a lesion patch is a small natural-looking picture, where ImageNet features help
+    /// most; whole-image runs cannot start from ImageNet and patches at once otherwise).
+    pub init: Init,
 }
 
 impl Default for PatchSettings {
@@ -65,6 +69,7 @@ impl Default for PatchSettings {
             iterations: 400,
             batch_size: 32,
             learning_rate: 0.003,
+            init: Init::Scratch,
         }
     }
 }
@@ -94,6 +99,12 @@ impl PatchSettings {
             return bad(format!(
                 "patches.learning_rate must be positive, got {}",
                 self.learning_rate
+            ));
+        }
+        if matches!(self.init, Init::Run(_) | Init::Patches(_)) {
+            return bad(format!(
+                "patches.init must be scratch, imagenet[:PATH] or weights:PATH, got {}",
+                self.init
             ));
         }
         Ok(())
@@ -216,11 +227,14 @@ pub fn place(
 }
 
 /// The classes of a patch classifier, as a scenario: normal tissue is `negative`, and the
-/// lesion labels are those with at least one annotated lesion among `images`.
+/// lesion labels are those with at least one annotated lesion among `images`. For an
+/// abnormal-vs-negative whole-image run, benign and malignant lesions are one class, so
+/// the patch head is the whole-image head (carried over row for row).
 pub fn scenario_for(
     manifest: &Manifest,
     placed: &[Option<Vec<Placed>>],
     images: &[usize],
+    whole_image: Scenario,
 ) -> Result<Scenario, TrainError> {
     let has = |label: Label| {
         images.iter().any(|&i| {
@@ -228,6 +242,9 @@ pub fn scenario_for(
         })
     };
     match (has(Label::Benign), has(Label::Malignant)) {
+        (true, _) | (_, true) if whole_image == Scenario::AbnormalVsNegative => {
+            Ok(Scenario::AbnormalVsNegative)
+        }
         (true, true) => Ok(Scenario::ThreeClass),
         (false, true) => Ok(Scenario::MalignantVsNegative),
         (true, false) => Ok(Scenario::NegativeVsBenign),
@@ -273,10 +290,28 @@ impl PatchSet {
     }
 }
 
+/// Tissue around a patch, on each side, when whole images are read by windows: the
+/// patch classifier then sees every window with the context it has in a whole image
+/// (features near a crop's edge depend on the padding), and is trained with the same
+/// most-abnormal-window rule.
+pub const WINDOW_CONTEXT: usize = 32;
+
+/// The side of the crops the patch classifier of `cfg` trains on.
+pub fn crop_side(cfg: &TrainConfig) -> usize {
+    let p = cfg.patches.side(cfg.input_size);
+    if cfg.window_pooling {
+        (p + 2 * WINDOW_CONTEXT).min(cfg.input_size)
+    } else {
+        p
+    }
+}
+
 /// Cuts the patches of `images` (record indices) from `source` (the preprocessed
 /// images, by record index): `per_lesion` around each placed lesion and `per_image` of
-/// normal breast tissue from each image whose findings are known. Reproducible from
-/// `seed`; each image draws from its own stream.
+/// normal breast tissue from each image whose findings are known, each `crop_side`
+/// pixels square (the patch and its context; clear of every lesion when normal).
+/// Reproducible from `seed`; each image draws from its own stream.
+#[allow(clippy::too_many_arguments)]
 pub fn cut(
     source: &dyn ImageSource,
     manifest: &Manifest,
@@ -284,10 +319,12 @@ pub fn cut(
     images: &[usize],
     scenario: Scenario,
     settings: &PatchSettings,
+    crop_side: usize,
     seed: u64,
 ) -> PatchSet {
     let side = source.side();
     let p = settings.side(side).min(side);
+    let c = crop_side.clamp(p, side);
     let mut patches = Vec::new();
     let mut rows = Vec::new();
     for &i in images {
@@ -297,13 +334,14 @@ pub fn cut(
         if let Some(class) = scenario.class_of(manifest.records[i].label) {
             if class != 0 {
                 for l in lesions {
-                    // Jitter within a quarter patch (or the lesion, if smaller) so the
-                    // lesion stays well inside every patch.
-                    let j = l.radius.min(p as f64 / 4.0);
+                    // Jitter within a quarter patch: the lesion stays well inside every
+                    // patch, and is seen off-centre by at least half a 32-pixel cell, as
+                    // it falls between the windows a whole image is read with.
+                    let j = p as f64 / 4.0;
                     for _ in 0..settings.per_lesion {
                         let (dx, dy) = disc(&mut rng, j);
-                        let (x, y) = clamp_centre(l.x + dx, l.y + dy, p, side);
-                        patches.push(crop(img, side, x, y, p));
+                        let (x, y) = clamp_centre(l.x + dx, l.y + dy, c, side);
+                        patches.push(crop(img, side, x, y, c));
                         rows.push(PatchRow {
                             record: i,
                             x,
@@ -320,16 +358,16 @@ pub fn cut(
             if taken == settings.per_image {
                 break;
             }
-            let x = rng.random_range(p / 2..=side - p.div_ceil(2));
-            let y = rng.random_range(p / 2..=side - p.div_ceil(2));
+            let x = rng.random_range(c / 2..=side - c.div_ceil(2));
+            let y = rng.random_range(c / 2..=side - c.div_ceil(2));
             let clear = lesions.iter().all(|l| {
                 let d = ((x as f64 - l.x).powi(2) + (y as f64 - l.y).powi(2)).sqrt();
-                d > l.radius + p as f64 / 2.0
+                d > l.radius + c as f64 / 2.0
             });
             if !clear || img[y * side + x] == 0 {
                 continue;
             }
-            let patch = crop(img, side, x, y, p);
+            let patch = crop(img, side, x, y, c);
             let breast = patch.iter().filter(|&&v| v > 0).count();
             if breast * 2 < patch.len() {
                 continue;
@@ -346,7 +384,7 @@ pub fn cut(
     }
     PatchSet {
         images: MemoryImages {
-            side: p,
+            side: c,
             images: patches,
         },
         rows,
@@ -433,6 +471,8 @@ pub struct Stage<'a> {
 struct StageRecord {
     classes: Vec<String>,
     patch_size: usize,
+    /// The patch and its context (equal to `patch_size` without window pooling).
+    crop_size: usize,
     cut_from: usize,
     train_per_class: Vec<usize>,
     validation_per_class: Vec<usize>,
@@ -445,9 +485,12 @@ impl Stage<'_> {
     /// classes balanced by over-sampling (normal patches outnumber lesion patches).
     pub fn config(&self, scenario: Scenario) -> TrainConfig {
         let mut c = self.cfg.clone();
-        let side = self.cfg.patches.side(self.cfg.input_size);
+        let side = crop_side(self.cfg);
         c.scenario = scenario;
-        c.init = Init::Scratch;
+        c.init = self.cfg.patches.init.clone();
+        // With window pooling the classifier reads the patch's windows in their context,
+        // exactly as it will read a whole image.
+        c.patches.size = self.cfg.patches.side(self.cfg.input_size);
         c.input_size = side;
         c.preprocess.size = side;
         c.iterations = self.cfg.patches.iterations;
@@ -476,7 +519,7 @@ impl Stage<'_> {
             return Ok(dir);
         }
         std::fs::create_dir_all(&dir).map_err(|e| TrainError::file(&dir, e))?;
-        let scenario = scenario_for(self.manifest, self.placed, self.train)?;
+        let scenario = scenario_for(self.manifest, self.placed, self.train, self.cfg.scenario)?;
         let settings = &self.cfg.patches;
         let seed = crate::mix_seed(self.cfg.seed, 0x9A7C);
         let m = self.manifest;
@@ -487,6 +530,7 @@ impl Stage<'_> {
             self.train,
             scenario,
             settings,
+            crop_side(self.cfg),
             seed,
         );
         let held = cut(
@@ -496,6 +540,7 @@ impl Stage<'_> {
             self.validation,
             scenario,
             settings,
+            crop_side(self.cfg),
             crate::mix_seed(seed, 1),
         );
         let cfg = self.config(scenario);
@@ -559,7 +604,8 @@ impl Stage<'_> {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            patch_size: cfg.input_size,
+            patch_size: cfg.patches.size,
+            crop_size: cfg.input_size,
             cut_from: self.cfg.input_size,
             train_per_class: count(&train_items),
             validation_per_class: count(&val_items),
@@ -647,9 +693,11 @@ mod tests {
             per_image: 3,
             ..PatchSettings::default()
         };
-        let sc = scenario_for(&m, &placed, &[0, 1]).unwrap();
+        let sc = scenario_for(&m, &placed, &[0, 1], Scenario::ThreeClass).unwrap();
         assert_eq!(sc, Scenario::MalignantVsNegative);
-        let set = cut(&src, &m, &placed, &[0, 1], sc, &settings, 7);
+        let avn = Scenario::AbnormalVsNegative;
+        assert_eq!(scenario_for(&m, &placed, &[0, 1], avn).unwrap(), avn);
+        let set = cut(&src, &m, &placed, &[0, 1], sc, &settings, 16, 7);
         let lesion: Vec<_> = set.rows.iter().filter(|r| r.class == 1).collect();
         assert_eq!(lesion.len(), 8);
         for (r, im) in set.rows.iter().zip(&set.images.images) {
@@ -663,13 +711,24 @@ mod tests {
             }
         }
         assert_eq!(set.rows.iter().filter(|r| r.class == 0).count(), 6);
+        // With context: larger crops around the same centres, normal ones still clear.
+        let wide = cut(&src, &m, &placed, &[0, 1], sc, &settings, 32, 7);
+        assert!(wide.rows.iter().any(|r| r.class == 0));
+        for (r, im) in wide.rows.iter().zip(&wide.images.images) {
+            assert_eq!(im.len(), 32 * 32);
+            let bright = im.iter().filter(|&&v| v == 250).count();
+            assert_eq!(bright > 0, r.class == 1, "{r:?}");
+        }
         // Reproducible.
-        let again = cut(&src, &m, &placed, &[0, 1], sc, &settings, 7);
+        let again = cut(&src, &m, &placed, &[0, 1], sc, &settings, 16, 7);
         assert_eq!(again.rows, set.rows);
         // An image without annotations gives no patch, and no annotation at all is an error.
         let none = vec![None, Some(Vec::new())];
-        assert!(scenario_for(&m, &none, &[0, 1]).is_err());
-        assert_eq!(cut(&src, &m, &none, &[0], sc, &settings, 7).rows.len(), 0);
+        assert!(scenario_for(&m, &none, &[0, 1], Scenario::ThreeClass).is_err());
+        assert_eq!(
+            cut(&src, &m, &none, &[0], sc, &settings, 16, 7).rows.len(),
+            0
+        );
     }
 
     #[test]

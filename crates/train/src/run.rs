@@ -431,7 +431,8 @@ pub fn init_network(
         }
         Init::Patches(_) => {
             return Err(TrainError::Config(
-                "lesion-patch initialisation needs the patch classifier's folder:                  use init_from_patches"
+                "lesion-patch initialisation needs the patch classifier's folder: \
+                 use init_from_patches"
                     .into(),
             ))
         }

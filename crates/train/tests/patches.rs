@@ -52,27 +52,43 @@ fn dataset(n: usize) -> (MemoryImages, Vec<Option<Vec<Placed>>>, String) {
     (MemoryImages { side: SIDE, images }, placed, csv)
 }
 
+// One test: the backend's random generator is process-wide, so the two architectures
+// run one after the other.
 #[test]
 fn patch_classifier_transfers_to_whole_images() {
+    // alexnet-fcn: global max pooling over the fully convolutional backbone.
+    transfers(Architecture::AlexNetFcn, 1, false, 64, 60);
+    // EfficientNet: the most abnormal patch-sized window (window pooling), trained on
+    // 32-pixel patches in 96-pixel crops (their context).
+    transfers(Architecture::EfficientNetLite0, 3, true, 32, 100);
+}
+
+fn transfers(
+    arch: Architecture,
+    channels: usize,
+    window_pooling: bool,
+    patch: usize,
+    iterations: usize,
+) {
+    eprintln!("{arch}");
     let (src, placed, csv) = dataset(80);
     let dir = tempfile::tempdir().unwrap();
     let mpath = dir.path().join("labels.csv");
     std::fs::write(&mpath, csv).unwrap();
     let manifest = Manifest::read(&mpath).unwrap();
-    let mut cfg = TrainConfig::study(
-        Scenario::MalignantVsNegative,
-        Architecture::AlexNetFcn,
-        mpath.clone(),
-    );
+    let mut cfg = TrainConfig::study(Scenario::MalignantVsNegative, arch, mpath.clone());
     cfg.input_size = SIDE;
     cfg.preprocess.size = SIDE;
-    cfg.in_channels = 1;
+    cfg.in_channels = channels;
+    cfg.window_pooling = window_pooling;
+    // With patch initialisation, no whole-image iteration is a valid run.
+    cfg.iterations = 0;
     cfg.init = Init::Patches(None);
     cfg.balance = Balance::Oversample;
-    cfg.patches.size = 64;
+    cfg.patches.size = patch;
     cfg.patches.per_lesion = 6;
     cfg.patches.per_image = 3;
-    cfg.patches.iterations = 60;
+    cfg.patches.iterations = iterations;
     cfg.patches.batch_size = 16;
     cfg.patches.learning_rate = 0.003;
     cfg.checkpoint_every = 0;
@@ -123,6 +139,9 @@ fn patch_classifier_transfers_to_whole_images() {
     let net = train::run::init_from_patches(&cfg, &dev, &pdir).unwrap();
     let net = net.valid();
     let mc = cfg.model_config();
+    assert_eq!(mc.window_cells, if window_pooling { patch / 32 } else { 0 });
+    let crop = train::patches::crop_side(&cfg);
+    assert_eq!(crop, if window_pooling { patch + 64 } else { patch });
     let input = Input::from_training(&mc, &src, &train).unwrap();
     let probs = train::infer::probabilities(&net, &input, &src, &held, 8, &dev);
     let classes: Vec<usize> = held.iter().map(|i| i % 2).collect();

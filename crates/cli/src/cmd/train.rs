@@ -122,6 +122,14 @@ pub struct Args {
     /// Patch stage: learning rate [default 0.003].
     #[arg(long)]
     pub patch_lr: Option<f64>,
+    /// Patch stage: where the patch classifier starts (scratch, imagenet[:PATH],
+    /// weights:PATH) [default: scratch].
+    #[arg(long)]
+    pub patch_init: Option<Init>,
+    /// efficientnet-lite0: score each image by its most abnormal patch-sized window (what
+    /// a lesion-patch classifier reads whole images with; see --iterations 0).
+    #[arg(long)]
+    pub window_pooling: bool,
     /// Checkpoint every N iterations [default 500].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
@@ -192,7 +200,14 @@ fn config(a: &Args) -> Result<TrainConfig> {
     // Flags override the --config file only where they are given.
     if let Some(arch) = a.arch.filter(|&arch| arch != c.arch) {
         c.arch = arch;
-        c.input_size = arch.default_input_size();
+        // The study's input size is the architecture's; the lesion recipe's resolution is
+        // the point of the recipe and stays.
+        if a.preset != Some(Preset::Lesion) {
+            c.input_size = arch.default_input_size();
+        }
+        if !arch.supported_channels().contains(&c.in_channels) {
+            c.in_channels = 3;
+        }
     }
     if let Some(init) = &a.init {
         c.init = init.clone();
@@ -245,6 +260,12 @@ fn config(a: &Args) -> Result<TrainConfig> {
     }
     if let Some(v) = a.patch_lr {
         c.patches.learning_rate = v;
+    }
+    if let Some(v) = &a.patch_init {
+        c.patches.init = v.clone();
+    }
+    if a.window_pooling {
+        c.window_pooling = true;
     }
     if let Some(s) = a.seed {
         c.seed = s;
