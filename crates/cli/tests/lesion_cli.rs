@@ -26,6 +26,9 @@ fn lesion_train(manifest: &Path, cache: &Path, out: &Path, extra: &[&str]) -> Co
         "train",
         "--preset",
         "lesion",
+        // The weights-free variant: CI need not carry ImageNet weights.
+        "--arch",
+        "alexnet-fcn",
         "--scenario",
         "malignant-vs-negative",
     ])
@@ -218,4 +221,60 @@ fn lesion_preset_patch_reuse_and_tta() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lesion annotations"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // 6. The preset's default architecture: EfficientNet reading whole images by windows,
+    // its patch classifier trained in context crops, no whole-image iteration (the patch
+    // classifier starts from scratch here: CI carries no ImageNet weights).
+    let r5 = d.join("r5");
+    run_ok(
+        bin()
+            .args([
+                "train",
+                "--preset",
+                "lesion",
+                "--scenario",
+                "malignant-vs-negative",
+            ])
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args([
+                "--input-size",
+                "128",
+                "--patch-size",
+                "32",
+                "--patch-iterations",
+                "4",
+                "--patch-batch-size",
+                "8",
+                "--patch-init",
+                "scratch",
+                "--test-fraction",
+                "0.3",
+                "--tta",
+                "none",
+                "-q",
+                "-o",
+            ])
+            .arg(&r5),
+    );
+    let config = std::fs::read_to_string(r5.join("config.toml")).unwrap();
+    for want in [
+        "arch = \"efficientnet-lite0\"",
+        "window_pooling = true",
+        "iterations = 0",
+        "in_channels = 3",
+    ] {
+        assert!(config.contains(want), "{want} missing from\n{config}");
+    }
+    let patches: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r5.join("patches/patches.json")).unwrap()).unwrap();
+    assert_eq!(patches["patch_size"], 32);
+    assert_eq!(patches["crop_size"], 96);
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r5.join("model.json")).unwrap()).unwrap();
+    assert_eq!(model["window_cells"], 1);
+    let preds = std::fs::read_to_string(r5.join("predictions.csv")).unwrap();
+    assert!(preds.lines().count() > 1, "{preds}");
 }

@@ -606,6 +606,7 @@ per_image = 4                # normal-tissue patches from each image
 iterations = 400
 batch_size = 32
 learning_rate = 0.003
+init = "scratch"             # scratch | imagenet | imagenet:PATH | weights:PATH
 
 [evaluation]
 bootstrap = 2000             # replicates of every bootstrap CI

@@ -299,14 +299,22 @@ impl TrainConfig {
         }
     }
 
-    /// The recipe that sees small lesions (after Shen et al. 2019): alexnet-fcn on 512²
-    /// single-channel inputs cropped to the breast, chest wall to the left, linear grey
-    /// levels (equalization hands most grey levels to the background and squeezes small
-    /// bright findings), the backbone pretrained on lesion patches first, classes
-    /// balanced by over-sampling (every negative is used), flip test-time augmentation.
-    /// 300 iterations of 16 at learning rate 0.003, divided by 10 after 200.
-    pub fn lesion(scenario: Scenario, manifest: PathBuf) -> Self {
-        let mut c = TrainConfig::study(scenario, Architecture::AlexNetFcn, manifest);
+    /// The recipe that sees small lesions (after Shen et al. 2019), for `arch`:
+    ///
+    /// - `efficientnet-lite0` (the preset's default): a lesion-patch classifier started
+    ///   from ImageNet weights (96-pixel patches in 160-pixel context crops, flips,
+    ///   300 iterations of 32) reads 512² whole images by its most abnormal window
+    ///   ([`TrainConfig::window_pooling`]), with no whole-image training;
+    /// - any other architecture (`alexnet-fcn`, weights-free): 512² single-channel inputs,
+    ///   the backbone pretrained on lesion patches from scratch, then 300 whole-image
+    ///   iterations of 16 at learning rate 0.003, divided by 10 after 200.
+    ///
+    /// Both: cropped to the breast, chest wall to the left, linear grey levels
+    /// (equalization hands most grey levels to the background and squeezes small bright
+    /// findings), classes balanced by over-sampling (every negative is used), flip
+    /// test-time augmentation.
+    pub fn lesion(scenario: Scenario, arch: Architecture, manifest: PathBuf) -> Self {
+        let mut c = TrainConfig::study(scenario, arch, manifest);
         c.input_size = 512;
         c.in_channels = 1;
         c.init = Init::Patches(None);
@@ -324,6 +332,14 @@ impl TrainConfig {
             flip: imaging::preprocess::Flip::Detect,
             ..PreprocessConfig::default()
         };
+        if arch == Architecture::EfficientNetLite0 {
+            c.in_channels = 3;
+            c.iterations = 0;
+            c.window_pooling = true;
+            c.patches.init = Init::ImageNet(None);
+            c.augment.hflip = true;
+            c.augment.vflip = true;
+        }
         c
     }
 
@@ -336,7 +352,7 @@ impl TrainConfig {
     ) -> Self {
         match preset {
             Preset::Study => TrainConfig::study(scenario, arch, manifest),
-            Preset::Lesion => TrainConfig::lesion(scenario, manifest),
+            Preset::Lesion => TrainConfig::lesion(scenario, arch, manifest),
         }
     }
 
@@ -480,12 +496,17 @@ mod tests {
 
     #[test]
     fn lesion_preset_is_valid_and_differs_where_documented() {
-        let l = TrainConfig::lesion(Scenario::MalignantVsNegative, "labels.csv".into());
-        l.check().unwrap();
-        assert!(l.input_size.is_multiple_of(32));
-        assert!(l.preprocess.crop && !l.preprocess.equalize);
-        assert_eq!(l.init, Init::Patches(None));
-        assert_eq!(l.tta, Tta::Flip);
+        for arch in [Architecture::EfficientNetLite0, Architecture::AlexNetFcn] {
+            let l = TrainConfig::lesion(Scenario::MalignantVsNegative, arch, "labels.csv".into());
+            l.check().unwrap();
+            assert!(l.input_size.is_multiple_of(32));
+            assert!(l.preprocess.crop && !l.preprocess.equalize);
+            assert_eq!(l.init, Init::Patches(None));
+            assert_eq!(l.tta, Tta::Flip);
+            let efficientnet = arch == Architecture::EfficientNetLite0;
+            assert_eq!(l.window_pooling, efficientnet);
+            assert_eq!(l.iterations == 0, efficientnet);
+        }
         // The study preset is the published pipeline, untouched.
         let s = TrainConfig::preset(
             Preset::Study,

@@ -39,8 +39,9 @@ pub struct Args {
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
     /// Starting recipe: `study` (the published protocol: AlexNet, 227², equalized, 5000
-    /// iterations of 50) or `lesion` (alexnet-fcn at 512² on the cropped breast, lesion-patch
-    /// pretraining, flip TTA; needs lesion annotations). Other flags override it.
+    /// iterations of 50) or `lesion` (512² on the cropped breast, an ImageNet EfficientNet
+    /// lesion-patch classifier reading whole images by windows, flip TTA; with --arch
+    /// alexnet-fcn no weights are needed; needs lesion annotations). Other flags override it.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<Preset>,
     /// Architecture: alexnet, alexnet-small (quarter width, no pretrained weights),
@@ -54,7 +55,8 @@ pub struct Args {
     /// (that run's patch classifiers; same split). [default: scratch, or the preset's]
     #[arg(long)]
     pub init: Option<Init>,
-    /// Training iterations (mini-batches) [default 5000, the study's].
+    /// Training iterations (mini-batches) [default 5000, the study's]; 0 with --init patches:
+    /// the patch classifier itself scores whole images (see --window-pooling).
     #[arg(long, conflicts_with = "epochs")]
     pub iterations: Option<usize>,
     /// Passes over the (balanced) training images instead of --iterations.
@@ -187,8 +189,12 @@ fn config(a: &Args) -> Result<TrainConfig> {
             let (Some(m), Some(s)) = (&a.manifest, a.scenario) else {
                 bail!("--manifest and --scenario are required");
             };
-            let arch = a.arch.unwrap_or(Architecture::AlexNet);
-            TrainConfig::preset(a.preset.unwrap_or(Preset::Study), s, arch, m.clone())
+            let preset = a.preset.unwrap_or(Preset::Study);
+            let arch = a.arch.unwrap_or(match preset {
+                Preset::Study => Architecture::AlexNet,
+                Preset::Lesion => Architecture::EfficientNetLite0,
+            });
+            TrainConfig::preset(preset, s, arch, m.clone())
         }
     };
     if let Some(m) = &a.manifest {
