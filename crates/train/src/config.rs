@@ -365,12 +365,6 @@ impl TrainConfig {
         if self.iterations == 0 && self.epochs.is_none() && !patch_init {
             return bad("iterations must be at least 1 (0 only with init = patches)".into());
         }
-        if self.window_pooling && self.arch != Architecture::EfficientNetLite0 {
-            return bad(format!(
-                "window_pooling is for efficientnet-lite0, not {}",
-                self.arch
-            ));
-        }
         if self.epochs == Some(0) {
             return bad("epochs must be at least 1".into());
         }
@@ -506,6 +500,10 @@ mod tests {
             let efficientnet = arch == Architecture::EfficientNetLite0;
             assert_eq!(l.window_pooling, efficientnet);
             assert_eq!(l.iterations == 0, efficientnet);
+            // Window pooling is EfficientNet's (refused by the model configuration).
+            let mut w = l.clone();
+            w.window_pooling = true;
+            assert_eq!(w.check().is_ok(), efficientnet);
         }
         // The study preset is the published pipeline, untouched.
         let s = TrainConfig::preset(
