@@ -73,6 +73,16 @@ impl Architecture {
         }
     }
 
+    /// Whether the network slides over its input (any size, no position-dependent
+    /// layer): such a network is fed a uniform mean, not a mean image, so the same tissue
+    /// reads the same wherever it lies — in a lesion patch or in a whole image.
+    pub fn fully_convolutional(self) -> bool {
+        matches!(
+            self,
+            Architecture::EfficientNetLite0 | Architecture::AlexNetFcn
+        )
+    }
+
     /// The input normalisation of the weights this architecture is initialised from.
     pub fn normalization(self) -> Normalization {
         match self {
@@ -285,6 +295,16 @@ impl Network {
             Network::AlexNet(m) => m.head(x),
             Network::EfficientNetLite0(m) => m.head(x),
             Network::AlexNetFcn(m) => m.head(x),
+        }
+    }
+
+    /// Each window's abnormality over the window grid of a feature map
+    /// (`[batch, rows, columns]`; see [`EfficientNetLite0::window_abnormality`]), for a
+    /// network with window pooling; `None` otherwise.
+    pub fn window_abnormality(&self, x: Tensor<4>) -> Option<Tensor<3>> {
+        match self {
+            Network::EfficientNetLite0(m) if m.window > 0 => Some(m.window_abnormality(x)),
+            _ => None,
         }
     }
 

@@ -157,6 +157,17 @@ pub struct EfficientNetLite0 {
     pub window: usize,
 }
 
+/// Log-odds of "any class but the first" of `[batch, windows, classes]` logits, as
+/// `[batch, windows]`.
+fn abnormality(logits: Tensor<3>) -> Tensor<2> {
+    let classes = logits.dims()[2];
+    let first = logits.clone().narrow(2, 0, 1);
+    let rest = logits.narrow(2, 1, classes - 1);
+    let top = rest.clone().max_dim(2).detach();
+    let score = (rest - top.clone()).exp().sum_dim(2).log() + top - first;
+    score.squeeze_dim(2)
+}
+
 impl EfficientNetLite0 {
     /// A randomly initialised network (burn's default initialisers) for `num_classes` classes.
     pub fn new(device: &Device, num_classes: usize) -> Self {
@@ -213,29 +224,50 @@ impl EfficientNetLite0 {
 
     /// Class logits from [`EfficientNetLite0::feature_map`]'s output.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        let [batch, channels, h, w] = x.dims();
+        let [batch, _, h, w] = x.dims();
         let k = self.window;
         if k == 0 || (h <= k && w <= k) {
             return self.fc.forward(self.dropout.forward(pool(x)));
         }
+        let (logits, _) = self.window_logits(x);
+        let classes = logits.dims()[2];
+        let score = abnormality(logits.clone());
+        // The argmax carries no gradient; the chosen window's logits do (as in max pooling).
+        let best = score
+            .detach()
+            .argmax(1)
+            .unsqueeze_dim::<3>(2)
+            .repeat_dim(2, classes);
+        logits.gather(1, best).reshape([batch, classes])
+    }
+
+    /// Every window's class logits (`[batch, windows, classes]`, windows row-major) and
+    /// the window grid (rows, columns), from a feature map; the whole map is one window
+    /// when it is no larger than a window or window pooling is off.
+    fn window_logits(&self, x: Tensor<4>) -> (Tensor<3>, [usize; 2]) {
+        let [batch, channels, h, w] = x.dims();
+        let k = if self.window == 0 {
+            h.max(w)
+        } else {
+            self.window
+        };
         // Every window's mean feature vector, classified on its own.
         let windows = avg_pool2d(
             x,
             AvgPoolOptions::new([k.min(h), k.min(w)]).with_stride([1, 1]),
         );
         let [_, _, wh, ww] = windows.dims();
-        let n = wh * ww;
-        let feats = windows.reshape([batch, channels, n]).swap_dims(1, 2);
-        let logits = self.fc.forward(self.dropout.forward(feats));
-        let classes = logits.dims()[2];
-        // Abnormality of a window: log-odds of "any class but the first".
-        let first = logits.clone().narrow(2, 0, 1);
-        let rest = logits.clone().narrow(2, 1, classes - 1);
-        let top = rest.clone().max_dim(2).detach();
-        let score = (rest - top.clone()).exp().sum_dim(2).log() + top - first;
-        // The argmax carries no gradient; the chosen window's logits do (as in max pooling).
-        let best = score.detach().argmax(1).repeat_dim(2, classes);
-        logits.gather(1, best).reshape([batch, classes])
+        let feats = windows.reshape([batch, channels, wh * ww]).swap_dims(1, 2);
+        (self.fc.forward(self.dropout.forward(feats)), [wh, ww])
+    }
+
+    /// Each window's abnormality — the log-odds of "any class but the first" — as a
+    /// `[batch, rows, columns]` map over the window grid of a feature map (window
+    /// (i, j) covers cells i..i+k, j..j+k): where hard negatives are mined.
+    pub fn window_abnormality(&self, x: Tensor<4>) -> Tensor<3> {
+        let batch = x.dims()[0];
+        let (logits, [wh, ww]) = self.window_logits(x);
+        abnormality(logits).reshape([batch, wh, ww])
     }
 
     /// Class logits for an NCHW batch of normalised RGB images.

@@ -143,6 +143,7 @@ fn window_pooling_answers_with_the_most_abnormal_window() {
     let m = map.clone().into_data().try_to_vec::<f32>().unwrap();
     // Every 2×2 window by hand: mean features, logits, abnormality score.
     let mut best = (f32::NEG_INFINITY, vec![]);
+    let mut scores = Vec::new();
     for y in 0..=side - k {
         for x in 0..=side - k {
             let logits: Vec<f32> = (0..3)
@@ -161,10 +162,22 @@ fn window_pooling_answers_with_the_most_abnormal_window() {
                 })
                 .collect();
             let score = (logits[1].exp() + logits[2].exp()).ln() - logits[0];
+            scores.push(score);
             if score > best.0 {
                 best = (score, logits);
             }
         }
+    }
+    // The abnormality map (where hard negatives are mined) holds every window's score,
+    // row-major over the 3×3 grid of windows.
+    let abn = net.window_abnormality(map.clone()).unwrap();
+    assert_eq!(abn.dims(), [1, side - k + 1, side - k + 1]);
+    let abn = abn.into_data().try_to_vec::<f32>().unwrap();
+    for (a, e) in abn.iter().zip(&scores) {
+        assert!(
+            (a - e).abs() < 1e-3 * (1.0 + e.abs()),
+            "{abn:?} vs {scores:?}"
+        );
     }
     let got = net.head(map).into_data().try_to_vec::<f32>().unwrap();
     for (g, e) in got.iter().zip(&best.1) {
@@ -187,6 +200,9 @@ fn window_pooling_answers_with_the_most_abnormal_window() {
         .unwrap();
     let g = global.head(small).into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(a, g);
+    assert!(global
+        .window_abnormality(Tensor::<4>::zeros([1, c, side, side], &device))
+        .is_none());
     // Only EfficientNet pools by windows.
     let mut alex = ModelConfig::for_arch(Architecture::AlexNetFcn, 2);
     alex.input_size = 64;

@@ -641,6 +641,7 @@ fn cleanup(dir: &Path, keep_weights: bool) -> Result<(), StudyError> {
     let patch_dirs: Vec<PathBuf> = dirs
         .iter()
         .map(|d| train::patches::dir_of(d))
+        .flat_map(|p| [p.join(train::patches::MINED_DIR), p])
         .filter(|p| p.is_dir())
         .collect();
     dirs.extend(patch_dirs);

@@ -303,7 +303,8 @@ impl TrainConfig {
     ///
     /// - `efficientnet-lite0` (the preset's default): a lesion-patch classifier started
     ///   from ImageNet weights (96-pixel patches in 160-pixel context crops, flips,
-    ///   300 iterations of 32) reads 512² whole images by its most abnormal window
+    ///   200 iterations of 32, then 100 more with 4 hard negatives mined from each
+    ///   training image) reads 512² whole images by its most abnormal window
     ///   ([`TrainConfig::window_pooling`]), with no whole-image training;
     /// - any other architecture (`alexnet-fcn`, weights-free): 512² single-channel inputs,
     ///   the backbone pretrained on lesion patches from scratch, then 300 whole-image
@@ -337,6 +338,9 @@ impl TrainConfig {
             c.iterations = 0;
             c.window_pooling = true;
             c.patches.init = Init::ImageNet(None);
+            c.patches.iterations = 200;
+            c.patches.hard_negatives = 4;
+            c.patches.mining_iterations = 100;
             c.augment.hflip = true;
             c.augment.vflip = true;
         }
@@ -407,6 +411,12 @@ impl TrainConfig {
         self.augment.check()?;
         if matches!(self.init, Init::Patches(_)) {
             self.patches.check(self.input_size)?;
+            if self.patches.mines() && !self.window_pooling {
+                return bad(
+                    "patches.hard_negatives needs window pooling (the windows a whole image is read by)"
+                        .into(),
+                );
+            }
         }
         self.model_config().validate()?;
         Ok(())

@@ -74,7 +74,8 @@ pub struct Input {
 }
 
 impl Input {
-    /// The transform for `model` with the mean of the training images `indices` of `source`.
+    /// The transform for `model`: the mean image of the training images `indices` of
+    /// `source`, or for a fully convolutional network its weights' constant mean.
     pub fn from_training(
         model: &ModelConfig,
         source: &dyn ImageSource,
@@ -87,7 +88,20 @@ impl Input {
                 model.input_size
             )));
         }
-        let mean = MeanImage::from_images(source.side(), indices.iter().map(|&i| source.image(i)))?;
+        let side = source.side();
+        let mean = if model.arch.fully_convolutional() {
+            // The weights' own constant: a sliding network must see the same tissue the
+            // same way anywhere, and a lesion patch as it is seen inside a whole image
+            // (a mean image of whole mammograms is bright where the breast usually is and
+            // black elsewhere, a patch stage's mean nearly flat).
+            let (m, _) = model.normalization.channel(0, model.in_channels);
+            MeanImage {
+                size: side,
+                data: vec![m; side * side],
+            }
+        } else {
+            MeanImage::from_images(side, indices.iter().map(|&i| source.image(i)))?
+        };
         Ok(Input {
             mean,
             norm: model.normalization,

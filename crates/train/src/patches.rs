@@ -28,6 +28,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use burn::module::Module;
+use burn::tensor::Device;
+use model::Network;
 
 use crate::config::{Balance, Init, TrainConfig};
 use crate::device::Compute;
@@ -58,6 +60,15 @@ pub struct PatchSettings {
     /// (a lesion patch is a small natural-looking picture, where ImageNet features help
     /// most; whole-image runs cannot start from ImageNet and patches at once otherwise).
     pub init: Init,
+    /// Hard negatives mined from each training image (window pooling only; 0: none):
+    /// after `iterations`, the classifier reads every training image whole, and its
+    /// most abnormal windows clear of every lesion become normal patches for
+    /// `mining_iterations` more. They are what a whole image is misread by — the chest
+    /// wall edge, the pectoral muscle, the breast outline — which random normal patches
+    /// rarely show.
+    pub hard_negatives: usize,
+    /// Iterations of the second round, on the first round's patches and the mined ones.
+    pub mining_iterations: usize,
 }
 
 impl Default for PatchSettings {
@@ -70,11 +81,18 @@ impl Default for PatchSettings {
             batch_size: 32,
             learning_rate: 0.003,
             init: Init::Scratch,
+            hard_negatives: 0,
+            mining_iterations: 0,
         }
     }
 }
 
 impl PatchSettings {
+    /// Whether the stage mines hard negatives for a second round.
+    pub fn mines(&self) -> bool {
+        self.hard_negatives > 0 && self.mining_iterations > 0
+    }
+
     /// The patch side for whole images of `input_size`.
     pub fn side(&self, input_size: usize) -> usize {
         if self.size > 0 {
@@ -99,6 +117,12 @@ impl PatchSettings {
             return bad(format!(
                 "patches.learning_rate must be positive, got {}",
                 self.learning_rate
+            ));
+        }
+        if (self.hard_negatives == 0) != (self.mining_iterations == 0) {
+            return bad(format!(
+                "patches.hard_negatives ({}) and patches.mining_iterations ({}) go together: both 0 or both at least 1",
+                self.hard_negatives, self.mining_iterations
             ));
         }
         if matches!(self.init, Init::Run(_) | Init::Patches(_)) {
@@ -358,8 +382,15 @@ pub fn cut(
             if taken == settings.per_image {
                 break;
             }
-            let x = rng.random_range(c / 2..=side - c.div_ceil(2));
-            let y = rng.random_range(c / 2..=side - c.div_ceil(2));
+            // Drawn over the whole image and pulled inside as lesion patches are, so a
+            // normal crop shows the image edge as often as a lesion crop does (drawn
+            // inside only, the edge would mark lesions near the chest wall).
+            let (x, y) = clamp_centre(
+                rng.random_range(0.0..side as f64),
+                rng.random_range(0.0..side as f64),
+                c,
+                side,
+            );
             let clear = lesions.iter().all(|l| {
                 let d = ((x as f64 - l.x).powi(2) + (y as f64 - l.y).powi(2)).sqrt();
                 d > l.radius + c as f64 / 2.0
@@ -505,8 +536,9 @@ impl Stage<'_> {
         c
     }
 
-    /// Trains the patch classifier into `model_dir/patches/` (reused when `resume` finds
-    /// it finished) and returns that folder.
+    /// Trains the patch classifier into `model_dir/patches/` — and, when it mines hard
+    /// negatives, its second round into `patches/mined/` — reusing a finished round when
+    /// `resume` finds one, and returns the folder of the final classifier.
     pub fn train(
         &self,
         model_dir: &Path,
@@ -514,43 +546,98 @@ impl Stage<'_> {
         observer: &mut dyn FnMut(&Event),
     ) -> Result<PathBuf, TrainError> {
         let dir = dir_of(model_dir);
-        let weights = dir.join(run::WEIGHTS_FILE);
-        if resume && weights.is_file() {
-            return Ok(dir);
+        let settings = &self.cfg.patches;
+        let last = if settings.mines() {
+            dir.join(MINED_DIR)
+        } else {
+            dir.clone()
+        };
+        if resume && last.join(run::WEIGHTS_FILE).is_file() {
+            return Ok(last);
         }
         std::fs::create_dir_all(&dir).map_err(|e| TrainError::file(&dir, e))?;
         let scenario = scenario_for(self.manifest, self.placed, self.train, self.cfg.scenario)?;
-        let settings = &self.cfg.patches;
         let seed = crate::mix_seed(self.cfg.seed, 0x9A7C);
-        let m = self.manifest;
+        let side = crop_side(self.cfg);
         let train = cut(
             self.source,
-            m,
+            self.manifest,
             self.placed,
             self.train,
             scenario,
             settings,
-            crop_side(self.cfg),
+            side,
             seed,
         );
         let held = cut(
             self.source,
-            m,
+            self.manifest,
             self.placed,
             self.validation,
             scenario,
             settings,
-            crop_side(self.cfg),
+            side,
             crate::mix_seed(seed, 1),
         );
         let cfg = self.config(scenario);
+        let weights = dir.join(run::WEIGHTS_FILE);
+        let first = if resume && weights.is_file() {
+            let mut net = cfg.model_config().init(&self.compute.device)?;
+            model::weights::load(&mut net, &weights)?;
+            net
+        } else {
+            self.round(&dir, &cfg, scenario, &train, &held, resume, observer)?
+        };
+        if !settings.mines() {
+            return Ok(dir);
+        }
+        // Round two: the first round's classifier reads the training images whole; its
+        // most abnormal windows away from every lesion join the normal patches.
+        let whole = self.cfg.model_config();
+        let input = Input::from_training(&whole, self.source, self.train)?;
+        let mined = mine(
+            &first,
+            &input,
+            self.source,
+            self.placed,
+            self.train,
+            settings.hard_negatives,
+            settings.side(self.cfg.input_size),
+            side,
+            &self.compute.device,
+        )?;
+        let mut both = train;
+        both.rows.extend(mined.rows);
+        both.images.images.extend(mined.images.images);
+        let mut second = cfg.clone();
+        second.iterations = settings.mining_iterations;
+        second.init = Init::Weights(weights);
+        self.round(&last, &second, scenario, &both, &held, resume, observer)?;
+        Ok(last)
+    }
+
+    /// One round of patch training into `dir`: configuration, patch list, mean, model
+    /// description, training, validation AUC (`patches.json`), then the weights, whose
+    /// presence marks the round finished. Returns the trained network (no autodiff).
+    #[allow(clippy::too_many_arguments)]
+    fn round(
+        &self,
+        dir: &Path,
+        cfg: &TrainConfig,
+        scenario: Scenario,
+        train: &PatchSet,
+        held: &PatchSet,
+        resume: bool,
+        observer: &mut dyn FnMut(&Event),
+    ) -> Result<Network, TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
         cfg.check()?;
         cfg.save(&dir.join(run::CONFIG_FILE))?;
         write_rows(
             &dir.join("patches.csv"),
-            m,
+            self.manifest,
             scenario,
-            &[("train", &train), ("validation", &held)],
+            &[("train", train), ("validation", held)],
         )?;
         // One source: the training patches, then the validation patches.
         let n_train = train.rows.len();
@@ -560,21 +647,21 @@ impl Stage<'_> {
             .into_iter()
             .map(|(i, c)| (n_train + i, c))
             .collect();
-        let mut images = train.images;
-        images.images.extend(held.images.images);
+        let mut images = train.images.clone();
+        images.images.extend(held.images.images.iter().cloned());
         let mc = cfg.model_config();
         let idx: Vec<usize> = (0..n_train).collect();
         let input = Input::from_training(&mc, &images, &idx)?;
         input.mean.save(&dir.join(run::MEAN_FILE))?;
         mc.save_json(&dir.join(run::MODEL_FILE))?;
         let ad = self.compute.device.clone().autodiff();
-        let net = run::init_network(&cfg, &ad)?;
+        let net = run::init_network(cfg, &ad)?;
         let data = TrainData {
             source: &images,
             train: train_items.clone(),
             validation: val_items.clone(),
         };
-        let trained = trainer::fit(&cfg, net, &input, &data, &ad, &dir, resume, observer)?;
+        let trained = trainer::fit(cfg, net, &input, &data, &ad, dir, resume, observer)?;
         let valid = trained.valid();
         let count = |items: &[(usize, usize)]| {
             let mut v = vec![0; scenario.n_classes()];
@@ -611,17 +698,123 @@ impl Stage<'_> {
             validation_per_class: count(&val_items),
             validation_auc,
         };
-        let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::file(&dir, e))?;
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::file(dir, e))?;
         store::write_atomic(&dir.join("patches.json"), &json)?;
-        // Weights last: their presence marks the stage finished.
-        model::weights::save(&valid, &weights)?;
-        Ok(dir)
+        // Weights last: their presence marks the round finished.
+        model::weights::save(&valid, &dir.join(run::WEIGHTS_FILE))?;
+        Ok(valid)
     }
 }
+
+/// Where the second, hard-negative round of the patch stage is trained (inside the
+/// patch folder).
+pub const MINED_DIR: &str = "mined";
+
+/// Hard negatives: each image of `images` (record indices of `source`) is read whole by
+/// `network` (the patch classifier with window pooling, `input` its whole-image
+/// transform), and its `per_image` most abnormal windows that lie clear of every lesion
+/// — none overlapping another — are cut as `crop_side` crops centred on them (normal
+/// class). Images whose findings are unknown give none.
+#[allow(clippy::too_many_arguments)]
+pub fn mine(
+    network: &Network,
+    input: &Input,
+    source: &dyn ImageSource,
+    placed: &[Option<Vec<Placed>>],
+    images: &[usize],
+    per_image: usize,
+    patch: usize,
+    crop_side: usize,
+    device: &Device,
+) -> Result<PatchSet, TrainError> {
+    let side = source.side();
+    let c = crop_side.clamp(patch, side);
+    let cells = patch.div_ceil(32);
+    let known: Vec<usize> = images
+        .iter()
+        .copied()
+        .filter(|&i| placed[i].is_some())
+        .collect();
+    let mut patches = Vec::new();
+    let mut rows = Vec::new();
+    for chunk in known.chunks(MINING_BATCH) {
+        let x = input.batch(source, chunk, None, device);
+        let map = network
+            .window_abnormality(network.feature_map(x))
+            .ok_or_else(|| {
+                TrainError::Config("hard negatives need a network with window pooling".into())
+            })?;
+        let [_, gh, gw] = map.dims();
+        let scores: Vec<f32> = map
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| TrainError::Config(format!("window scores: {e:?}")))?;
+        for (k, &i) in chunk.iter().enumerate() {
+            let lesions = placed[i].as_deref().unwrap_or_default();
+            let s = &scores[k * gh * gw..(k + 1) * gh * gw];
+            let mut order: Vec<usize> = (0..s.len()).collect();
+            order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+            let mut taken: Vec<(usize, usize)> = Vec::new();
+            for w in order {
+                if taken.len() == per_image {
+                    break;
+                }
+                let (r, col) = (w / gw, w % gw);
+                if taken
+                    .iter()
+                    .any(|&(tr, tc)| tr.abs_diff(r) < cells && tc.abs_diff(col) < cells)
+                {
+                    continue;
+                }
+                // The window's centre in pixels: cells of 32, `cells` wide.
+                let half = (cells * 32) as f64 / 2.0;
+                let (x, y) =
+                    clamp_centre((col * 32) as f64 + half, (r * 32) as f64 + half, c, side);
+                let clear = lesions.iter().all(|l| {
+                    let d = ((x as f64 - l.x).powi(2) + (y as f64 - l.y).powi(2)).sqrt();
+                    d > l.radius + c as f64 / 2.0
+                });
+                if !clear {
+                    continue;
+                }
+                taken.push((r, col));
+                patches.push(crop(source.image(i), side, x, y, c));
+                rows.push(PatchRow {
+                    record: i,
+                    x,
+                    y,
+                    class: 0,
+                });
+            }
+        }
+    }
+    Ok(PatchSet {
+        images: MemoryImages {
+            side: c,
+            images: patches,
+        },
+        rows,
+    })
+}
+
+/// Whole images per forward pass while mining (inference only: memory stays small).
+const MINING_BATCH: usize = 4;
 
 /// The patch classifier folder of the model trained in `model_dir`.
 pub fn dir_of(model_dir: &Path) -> PathBuf {
     model_dir.join("patches")
+}
+
+/// The folder of the finished patch classifier of the model trained in `model_dir`:
+/// the hard-negative round's when it was trained, else the first round's.
+pub fn classifier_of(model_dir: &Path) -> PathBuf {
+    let mined = dir_of(model_dir).join(MINED_DIR);
+    if mined.join(run::WEIGHTS_FILE).is_file() {
+        mined
+    } else {
+        dir_of(model_dir)
+    }
 }
 
 #[cfg(test)]

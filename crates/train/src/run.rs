@@ -268,7 +268,7 @@ pub fn train_run(
         },
         Init::Patches(Some(source)) => {
             let rel = model_dir.strip_prefix(dir).unwrap_or(Path::new(""));
-            PatchPlan::From(patches::dir_of(&source.join(rel)))
+            PatchPlan::From(patches::classifier_of(&source.join(rel)))
         }
         _ => PatchPlan::None,
     };

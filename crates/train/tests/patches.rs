@@ -57,10 +57,11 @@ fn dataset(n: usize) -> (MemoryImages, Vec<Option<Vec<Placed>>>, String) {
 #[test]
 fn patch_classifier_transfers_to_whole_images() {
     // alexnet-fcn: global max pooling over the fully convolutional backbone.
-    transfers(Architecture::AlexNetFcn, 1, false, 64, 60);
+    transfers(Architecture::AlexNetFcn, 1, false, 64, 60, 0);
     // EfficientNet: the most abnormal patch-sized window (window pooling), trained on
-    // 32-pixel patches in 96-pixel crops (their context).
-    transfers(Architecture::EfficientNetLite0, 3, true, 32, 100);
+    // 32-pixel patches in 96-pixel crops (their context), then on 2 hard negatives
+    // mined from each training image.
+    transfers(Architecture::EfficientNetLite0, 3, true, 32, 100, 2);
 }
 
 fn transfers(
@@ -69,6 +70,7 @@ fn transfers(
     window_pooling: bool,
     patch: usize,
     iterations: usize,
+    hard_negatives: usize,
 ) {
     eprintln!("{arch}");
     let (src, placed, csv) = dataset(80);
@@ -91,6 +93,8 @@ fn transfers(
     cfg.patches.iterations = iterations;
     cfg.patches.batch_size = 16;
     cfg.patches.learning_rate = 0.003;
+    cfg.patches.hard_negatives = hard_negatives;
+    cfg.patches.mining_iterations = if hard_negatives > 0 { 30 } else { 0 };
     cfg.checkpoint_every = 0;
     cfg.seed = 3;
     cfg.check().unwrap();
@@ -133,6 +137,47 @@ fn transfers(
         assert!(i < 56, "{line}");
     }
 
+    let crop = train::patches::crop_side(&cfg);
+    if hard_negatives > 0 {
+        // The second round read the training images whole and added, for each, at most
+        // `hard_negatives` non-overlapping normal crops clear of its lesion.
+        assert!(pdir.ends_with("patches/mined"), "{}", pdir.display());
+        assert!(pdir.parent().unwrap().join("weights.safetensors").is_file());
+        let normal = |text: &str| {
+            text.lines()
+                .filter(|l| l.contains(",train,negative,"))
+                .map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    let i: usize = f[0][1..f[0].len() - 4].parse().unwrap();
+                    (
+                        i,
+                        f[3].parse::<f64>().unwrap(),
+                        f[4].parse::<f64>().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let before =
+            normal(&std::fs::read_to_string(pdir.parent().unwrap().join("patches.csv")).unwrap());
+        let after = normal(&rows);
+        assert_eq!(after[..before.len()], before[..]);
+        let mined = &after[before.len()..];
+        assert!(!mined.is_empty() && mined.len() <= hard_negatives * 56);
+        for &(i, x, y) in mined {
+            assert!(i < 56);
+            for l in placed[i].as_ref().unwrap() {
+                let d = ((x - l.x).powi(2) + (y - l.y).powi(2)).sqrt();
+                assert!(
+                    d > l.radius + crop as f64 / 2.0,
+                    "image {i}: ({x}, {y}) on its lesion"
+                );
+            }
+            let same: Vec<_> = mined.iter().filter(|m| m.0 == i).collect();
+            assert!(same.len() <= hard_negatives);
+        }
+        eprintln!("{} hard negatives mined", mined.len());
+    }
+
     // The whole-image network starts from it and, untrained on whole images, already
     // ranks held-out whole images with a lesion above those without.
     let dev = compute.device.clone();
@@ -140,7 +185,6 @@ fn transfers(
     let net = net.valid();
     let mc = cfg.model_config();
     assert_eq!(mc.window_cells, if window_pooling { patch / 32 } else { 0 });
-    let crop = train::patches::crop_side(&cfg);
     assert_eq!(crop, if window_pooling { patch + 64 } else { patch });
     let input = Input::from_training(&mc, &src, &train).unwrap();
     let probs = train::infer::probabilities(&net, &input, &src, &held, 8, &dev);

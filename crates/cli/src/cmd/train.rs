@@ -128,6 +128,15 @@ pub struct Args {
     /// weights:PATH) [default: scratch].
     #[arg(long)]
     pub patch_init: Option<Init>,
+    /// Patch stage with window pooling: hard negatives per training image — its most
+    /// abnormal windows away from every lesion, mined after the first round and trained
+    /// on for --mining-iterations more (0: none) [lesion preset: 4].
+    #[arg(long)]
+    pub hard_negatives: Option<usize>,
+    /// Patch stage: iterations of the hard-negative round [lesion preset: 100; 100 when
+    /// --hard-negatives turns mining on].
+    #[arg(long)]
+    pub mining_iterations: Option<usize>,
     /// efficientnet-lite0: score each image by its most abnormal patch-sized window (what
     /// a lesion-patch classifier reads whole images with; see --iterations 0).
     #[arg(long)]
@@ -270,6 +279,17 @@ fn config(a: &Args) -> Result<TrainConfig> {
     if let Some(v) = &a.patch_init {
         c.patches.init = v.clone();
     }
+    if let Some(v) = a.hard_negatives {
+        c.patches.hard_negatives = v;
+        if v == 0 {
+            c.patches.mining_iterations = 0;
+        } else if c.patches.mining_iterations == 0 {
+            c.patches.mining_iterations = DEFAULT_MINING_ITERATIONS;
+        }
+    }
+    if let Some(v) = a.mining_iterations {
+        c.patches.mining_iterations = v;
+    }
     if a.window_pooling {
         c.window_pooling = true;
     }
@@ -332,6 +352,9 @@ fn holds_progress(dir: &std::path::Path, depth: usize) -> bool {
 }
 
 /// Runs `mammorecall train`.
+/// Iterations of the hard-negative round when `--hard-negatives` turns it on.
+const DEFAULT_MINING_ITERATIONS: usize = 100;
+
 pub fn run(a: Args) -> Result<()> {
     let (cfg, dir, resume) = match &a.resume {
         Some(dir) => {

@@ -1,0 +1,70 @@
+//! Every window's abnormality score (log-odds of "any class but the first") for each
+//! held-out image of a cross-validated window-pooling run, unflipped and mirrored, one CSV
+//! row each: the raw material for comparing ways of pooling windows into one image score,
+//! and for seeing where the most abnormal window of a negative image lies (it showed the
+//! chest-wall edge, which hard-negative mining now teaches the patch classifier).
+//!
+//! `cargo run -p train --example window_scores -- RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [run, split, manifest, out] = args.as_slice() else {
+        return Err("usage: window_scores RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv".into());
+    };
+    let device = burn::tensor::Device::flex();
+    let (cfg, models) = train::run::load_run(&PathBuf::from(run), &device)?;
+    let m = data::Manifest::read(&PathBuf::from(manifest))?;
+    // image -> part, from the split file's first (`image`) and last (`part`) columns.
+    let parts: std::collections::HashMap<String, String> = std::fs::read_to_string(split)?
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((f.first()?.to_string(), f.last()?.to_string()))
+        })
+        .collect();
+    let side = cfg.preprocess.size;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    writeln!(w, "image,label,fold,flip,grid,scores")?;
+    for (k, model) in models.iter().enumerate() {
+        let fold = format!("fold-{}", k + 1);
+        for r in &m.records {
+            if parts.get(&r.image).map(String::as_str) != Some(fold.as_str()) {
+                continue;
+            }
+            let decoded = imaging::read_image(&m.image_path(r))?;
+            let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)?;
+            let views = train::infer::Tta::Flip.apply(&pre.image.data, side);
+            for (flip, img) in views.into_iter().enumerate() {
+                let source = train::input::MemoryImages {
+                    side,
+                    images: vec![img],
+                };
+                let x = model.input.batch(&source, &[0], None, &device);
+                let map = model
+                    .network
+                    .window_abnormality(model.network.feature_map(x))
+                    .ok_or("the run's network has no window pooling")?;
+                let [_, gh, gw] = map.dims();
+                let scores: Vec<String> = map
+                    .into_data()
+                    .try_to_vec::<f32>()?
+                    .iter()
+                    .map(|s| format!("{s:.4}"))
+                    .collect();
+                writeln!(
+                    w,
+                    "{},{},{fold},{flip},{gh}x{gw},{}",
+                    r.image,
+                    r.label.as_str(),
+                    scores.join(";")
+                )?;
+            }
+        }
+        eprintln!("{fold} done");
+    }
+    Ok(())
+}
