@@ -57,6 +57,7 @@ enum Command {
 }
 
 fn main() {
+    train::memory::retain_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Prepare(a) => cmd::prepare::run(a),

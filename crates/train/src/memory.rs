@@ -14,6 +14,23 @@ use model::Architecture;
 
 use crate::config::TrainConfig;
 
+/// Keeps freed memory in the process for the next training step instead of handing it
+/// back to the kernel at once (glibc on Linux; elsewhere it does nothing). glibc serves a
+/// block over its mmap threshold (32 MiB at most) from a fresh mapping and unmaps it when
+/// freed, and a step's activations are larger — AlexNet's first convolution output alone
+/// is 39 MB at batch 50 — so every step page-faulted and zeroed them anew: a quarter of a
+/// step's time in `perf`. Served from the heap and kept there, AlexNet trains 1.4× faster
+/// (23.6 → 33.4 images/s on 2 cores) for a third more resident memory. Call it first
+/// thing, before other threads start.
+pub fn retain_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 /// Estimated training memory of one image, in bytes, for `arch` at `side`² with
 /// `channels` input channels.
 pub fn bytes_per_image(arch: Architecture, side: usize, channels: usize) -> u64 {
