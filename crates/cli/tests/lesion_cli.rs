@@ -246,6 +246,8 @@ fn lesion_preset_patch_reuse_and_tta() {
                 "32",
                 "--patch-iterations",
                 "4",
+                "--mining-iterations",
+                "3",
                 "--patch-batch-size",
                 "8",
                 "--patch-init",
@@ -265,6 +267,8 @@ fn lesion_preset_patch_reuse_and_tta() {
         "window_pooling = true",
         "iterations = 0",
         "in_channels = 3",
+        "hard_negatives = 4",
+        "mining_iterations = 3",
     ] {
         assert!(config.contains(want), "{want} missing from\n{config}");
     }
@@ -272,6 +276,19 @@ fn lesion_preset_patch_reuse_and_tta() {
         serde_json::from_slice(&std::fs::read(r5.join("patches/patches.json")).unwrap()).unwrap();
     assert_eq!(patches["patch_size"], 32);
     assert_eq!(patches["crop_size"], 96);
+    // The hard-negative round: the first round's patches and up to 4 mined normal crops
+    // per training image.
+    let mined: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r5.join("patches/mined/patches.json")).unwrap())
+            .unwrap();
+    let normal = |v: &serde_json::Value| v["train_per_class"][0].as_u64().unwrap();
+    let added = normal(&mined) - normal(&patches);
+    assert!(added > 0, "{mined}");
+    assert_eq!(
+        mined["train_per_class"][1], patches["train_per_class"][1],
+        "lesion patches are the first round's"
+    );
+    eprintln!("{added} hard negatives");
     let model: serde_json::Value =
         serde_json::from_slice(&std::fs::read(r5.join("model.json")).unwrap()).unwrap();
     assert_eq!(model["window_cells"], 1);

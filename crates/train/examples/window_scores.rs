@@ -4,15 +4,25 @@
 //! and for seeing where the most abnormal window of a negative image lies (it showed the
 //! chest-wall edge, which hard-negative mining now teaches the patch classifier).
 //!
-//! `cargo run -p train --example window_scores -- RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv`
+//! `cargo run -p train --example window_scores -- RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv [patches]`
+//!
+//! With `patches`, each fold's patch classifier (its last round) reads the images instead
+//! of the whole-image model: for a malignant-vs-negative run its classes are normal /
+//! benign / malignant, so its abnormality scores abnormal (benign or malignant) vs negative.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [run, split, manifest, out] = args.as_slice() else {
-        return Err("usage: window_scores RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv".into());
+    let (run, split, manifest, out, patches) = match args.as_slice() {
+        [r, s, m, o] => (r, s, m, o, false),
+        [r, s, m, o, p] if p == "patches" => (r, s, m, o, true),
+        _ => {
+            return Err(
+                "usage: window_scores RUN_DIR SPLIT.csv MANIFEST.csv OUT.csv [patches]".into(),
+            )
+        }
     };
     let device = burn::tensor::Device::flex();
     let (cfg, models) = train::run::load_run(&PathBuf::from(run), &device)?;
@@ -29,8 +39,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let side = cfg.preprocess.size;
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     writeln!(w, "image,label,fold,flip,grid,scores")?;
-    for (k, model) in models.iter().enumerate() {
+    for (k, model) in models.into_iter().enumerate() {
         let fold = format!("fold-{}", k + 1);
+        let model = if patches {
+            let dir = train::patches::classifier_of(&PathBuf::from(run).join(&fold));
+            let mut mc = model::ModelConfig::load_json(&dir.join(train::run::MODEL_FILE))?;
+            let mut network = mc.init(&device)?;
+            model::weights::load(&mut network, &dir.join(train::run::WEIGHTS_FILE))?;
+            // Whole images through the fully convolutional patch network: its constant
+            // mean at the whole-image size.
+            mc.input_size = side;
+            let blank = train::input::MemoryImages {
+                side,
+                images: vec![vec![0; side * side]],
+            };
+            let input = train::input::Input::from_training(&mc, &blank, &[0])?;
+            eprintln!("{fold}: {}", dir.display());
+            train::run::LoadedModel { network, input }
+        } else {
+            model
+        };
         for r in &m.records {
             if parts.get(&r.image).map(String::as_str) != Some(fold.as_str()) {
                 continue;

@@ -510,6 +510,15 @@ mod tests {
             let efficientnet = arch == Architecture::EfficientNetLite0;
             assert_eq!(l.window_pooling, efficientnet);
             assert_eq!(l.iterations == 0, efficientnet);
+            // Hard negatives: the EfficientNet recipe's; they need window pooling, and a
+            // count and a round length together.
+            assert_eq!(l.patches.mines(), efficientnet);
+            let mut m = l.clone();
+            m.patches.hard_negatives = 2;
+            m.patches.mining_iterations = 10;
+            assert_eq!(m.check().is_ok(), efficientnet);
+            m.patches.mining_iterations = 0;
+            assert!(m.check().is_err());
             // Window pooling is EfficientNet's (refused by the model configuration).
             let mut w = l.clone();
             w.window_pooling = true;
