@@ -13,6 +13,8 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
+use crate::fastconv;
+
 /// Batch-norm epsilon of the TF checkpoint (PyTorch's default 1e-5 would shift every output).
 pub const BN_EPS: f64 = 1e-3;
 /// Width of the pooled feature vector that feeds the classifier.
@@ -70,7 +72,7 @@ fn pool(x: Tensor<4>) -> Tensor<2> {
 }
 
 fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clamp(0.0, 6.0)
+    crate::relu6::relu6(x)
 }
 
 /// Mobile inverted bottleneck block without squeeze-excite.
@@ -121,10 +123,10 @@ impl MbConv {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(bn.forward(conv.forward(x)));
+            x = relu6(bn.forward(fastconv::conv2d(conv, x)));
         }
         x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
-        x = self.bn2.forward(self.project_conv.forward(x));
+        x = self.bn2.forward(fastconv::conv2d(&self.project_conv, x));
         // Drop-connect was a training-time regulariser of the original; it is not reproduced.
         if self.residual {
             x = x + input;
@@ -214,7 +216,7 @@ impl EfficientNetLite0 {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        relu6(self.bn1.forward(self.conv_head.forward(x)))
+        relu6(self.bn1.forward(fastconv::conv2d(&self.conv_head, x)))
     }
 
     /// The pooled 1280-d feature vector, the transfer-learning representation.

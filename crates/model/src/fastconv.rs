@@ -9,7 +9,8 @@
 //! gradients are the two transposed products of the same unrolled matrix.
 //!
 //! Only the plain case takes this path: f32, groups 1, dilation 1, square kernel and
-//! stride, symmetric explicit padding, on the flex device (with or without autodiff).
+//! stride, symmetric padding (explicit, or SAME where it is symmetric), on the flex device
+//! (with or without autodiff).
 //! Everything else goes through burn's own `Conv2d::forward`, unchanged.
 
 use burn::backend::tensor::FloatTensor;
@@ -103,6 +104,9 @@ fn plain(conv: &Conv2d) -> Option<(usize, usize)> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => 0,
         PaddingConfig2d::Explicit(a, b, c, d) if a == b && b == c && c == d => a,
+        // TensorFlow's SAME is symmetric for an odd kernel at stride 1 (and none at 1×1,
+        // EfficientNet's pointwise convolutions); at stride 2 it pads one side more.
+        PaddingConfig2d::Same if k0 % 2 == 1 && (s0 == 1 || k0 == 1) => (k0 - 1) / 2,
         _ => return None,
     };
     (s0 == s1 && k0 == k1 && conv.dilation == [1, 1] && conv.groups == 1).then_some((s0, padding))
@@ -564,17 +568,23 @@ mod tests {
     #[test]
     fn matches_burns_convolution_and_its_gradients() {
         let device = Device::flex().autodiff();
-        for (c, o, k, s, p, h, w) in [
-            (3, 4, 11, 4, 2, 31, 27),
-            (2, 3, 5, 1, 2, 9, 7),
-            (4, 5, 3, 1, 1, 6, 6),
-            (3, 2, 3, 2, 0, 8, 9),
-            (1, 2, 1, 1, 0, 5, 4),
-            (2, 2, 3, 3, 4, 4, 5),
+        let explicit = |p| PaddingConfig2d::Explicit(p, p, p, p);
+        for (c, o, k, s, p, h, w, padding) in [
+            (3, 4, 11, 4, 2, 31, 27, explicit(2)),
+            (2, 3, 5, 1, 2, 9, 7, explicit(2)),
+            (4, 5, 3, 1, 1, 6, 6, explicit(1)),
+            (3, 2, 3, 2, 0, 8, 9, explicit(0)),
+            (1, 2, 1, 1, 0, 5, 4, explicit(0)),
+            (2, 2, 3, 3, 4, 4, 5, explicit(4)),
+            // TF SAME where it is symmetric (EfficientNet's pointwise convolutions).
+            (8, 6, 1, 1, 0, 7, 6, PaddingConfig2d::Same),
+            (3, 4, 3, 1, 1, 6, 5, PaddingConfig2d::Same),
+            (3, 4, 5, 1, 2, 9, 8, PaddingConfig2d::Same),
+            (5, 3, 1, 2, 0, 7, 8, PaddingConfig2d::Same),
         ] {
             let conv = Conv2dConfig::new([c, o], [k, k])
                 .with_stride([s, s])
-                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .with_padding(padding)
                 .init(&device);
             assert_eq!(plain(&conv), Some((s, p)));
             let x: Tensor<4> =
@@ -671,6 +681,12 @@ mod tests {
             .with_padding(PaddingConfig2d::Explicit(1, 0, 1, 0))
             .init(&device);
         assert_eq!(plain(&asym), None);
+        // SAME at stride 2 pads the bottom and right one more.
+        let same2 = Conv2dConfig::new([2, 2], [3, 3])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        assert_eq!(plain(&same2), None);
         let x: Tensor<4> = Tensor::zeros([1, 2, 5, 5], &device);
         let plain_conv = Conv2dConfig::new([2, 2], [3, 3]).init(&device);
         assert!(fast_path(&plain_conv, &x).is_some());

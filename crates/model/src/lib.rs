@@ -8,6 +8,7 @@ pub mod arch;
 pub mod efficientnet;
 pub mod fastconv;
 pub mod preprocess;
+pub mod relu6;
 pub mod weights;
 
 pub use arch::{Architecture, ModelConfig, Network};
