@@ -27,15 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = burn::tensor::Device::flex();
     let (cfg, models) = train::run::load_run(&PathBuf::from(run), &device)?;
     let m = data::Manifest::read(&PathBuf::from(manifest))?;
-    // image -> part, from the split file's first (`image`) and last (`part`) columns.
-    let parts: std::collections::HashMap<String, String> = std::fs::read_to_string(split)?
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.to_string(), f.last()?.to_string()))
-        })
-        .collect();
+    let split = data::split::Split::read(&PathBuf::from(split), &m)?;
     let side = cfg.preprocess.size;
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     writeln!(w, "image,label,fold,flip,grid,scores")?;
@@ -59,10 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             model
         };
-        for r in &m.records {
-            if parts.get(&r.image).map(String::as_str) != Some(fold.as_str()) {
-                continue;
-            }
+        for i in split.fold(0, k + 1) {
+            let r = &m.records[i];
             let decoded = imaging::read_image(&m.image_path(r))?;
             let pre = imaging::preprocess::preprocess_decoded(&decoded, &cfg.preprocess)?;
             let views = train::infer::Tta::Flip.apply(&pre.image.data, side);
