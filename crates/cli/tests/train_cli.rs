@@ -352,6 +352,23 @@ fn kill_and_resume_gives_the_same_weights_then_evaluate_and_predict() {
 fn cross_validation_predicts_every_development_image_once() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dataset(dir.path(), 12);
+    // Each patient's two images become her left and right MLO, and the right breast of
+    // patients 0, 4 and 8 benign: outside malignant-vs-negative, yet the other breast
+    // of three predicted images (for --contralateral below).
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            let l = l.replace(",L,MLO,", ",R,MLO,").replace(",L,CC,", ",L,MLO,");
+            match l.split(',').nth(1) {
+                Some("P0" | "P4" | "P8") if l.contains("_MLO.pgm") => {
+                    l.replace(",negative", ",benign") + "\n"
+                }
+                _ => l + "\n",
+            }
+        })
+        .collect();
+    std::fs::write(&manifest, text).unwrap();
     let cache = dir.path().join("cache");
     let out_dir = dir.path().join("cv");
     let mut args = train_args(&manifest, &cache, &out_dir, 2);
@@ -365,10 +382,10 @@ fn cross_validation_predicts_every_development_image_once() {
         .skip(1)
         .map(|l| l.split(',').next().unwrap())
         .collect();
-    assert_eq!(images.len(), 24, "{preds}");
+    assert_eq!(images.len(), 21, "{preds}");
     images.sort();
     images.dedup();
-    assert_eq!(images.len(), 24, "an image predicted twice");
+    assert_eq!(images.len(), 21, "an image predicted twice");
     for k in 1..=3 {
         assert!(out_dir
             .join(format!("fold-{k}/weights.safetensors"))
@@ -377,6 +394,61 @@ fn cross_validation_predicts_every_development_image_once() {
         let last = log.lines().last().unwrap();
         assert!(!last.ends_with(','), "validation AUC missing: {last}");
     }
+
+    // --contralateral: the three benign right breasts are predicted by the fold that
+    // predicted their left, and every case is still scored once.
+    let plain: serde_json::Value = serde_json::from_slice(
+        &run_ok(bin().args([
+            "evaluate",
+            out_dir.to_str().unwrap(),
+            "--json",
+            "--bootstrap",
+            "0",
+        ]))
+        .stdout,
+    )
+    .unwrap();
+    let out = run_ok(bin().args([
+        "evaluate",
+        out_dir.to_str().unwrap(),
+        "--json",
+        "--bootstrap",
+        "0",
+        "--contralateral",
+        "0.5",
+    ]));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["contralateral"], 0.5);
+    assert_eq!(m["n_positive"], plain["n_positive"]);
+    assert_eq!(m["n_negative"], plain["n_negative"]);
+    assert!(out_dir.join("metrics-contra-0.5.json").is_file());
+    assert!(out_dir.join("roc-contra-0.5.svg").is_file());
+    let part_of = |text: &str, image: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(image))
+            .and_then(|l| l.split(',').nth(4))
+            .unwrap_or_else(|| panic!("{image} not in\n{text}"))
+            .to_string()
+    };
+    let comp = std::fs::read_to_string(out_dir.join("companions.csv")).unwrap();
+    assert_eq!(comp.lines().count(), 1 + 3, "{comp}");
+    for p in [0, 4, 8] {
+        assert_eq!(
+            part_of(&comp, &format!("img/p{p}_MLO.pgm,")),
+            part_of(&preds, &format!("img/p{p}_CC.pgm,"))
+        );
+    }
+    // A bad weight is refused before anything runs.
+    let out = bin()
+        .args([
+            "evaluate",
+            out_dir.to_str().unwrap(),
+            "--contralateral",
+            "-1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
 
 #[test]

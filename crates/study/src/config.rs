@@ -189,6 +189,9 @@ pub struct EvalSettings {
     pub level: train::evaluate::Level,
     /// How a breast's or exam's image scores are combined: mean or max.
     pub reduce: train::evaluate::Reduce,
+    /// Weight of the bilateral comparison (each image read against the patient's other
+    /// breast; `train::contralateral`); 0 = off (the study).
+    pub contralateral: f32,
 }
 
 impl Default for EvalSettings {
@@ -198,6 +201,21 @@ impl Default for EvalSettings {
             sensitivity: train::evaluate::RADIOLOGIST_SENSITIVITY,
             level: train::evaluate::Level::Image,
             reduce: train::evaluate::Reduce::Mean,
+            contralateral: 0.0,
+        }
+    }
+}
+
+impl EvalSettings {
+    /// The evaluation options the report scores its tables and figures with.
+    pub fn scoring(&self) -> train::evaluate::EvalOptions {
+        train::evaluate::EvalOptions {
+            replicates: self.bootstrap,
+            sensitivity: self.sensitivity,
+            level: self.level,
+            reduce: self.reduce,
+            contralateral: self.contralateral,
+            ..train::evaluate::EvalOptions::default()
         }
     }
 }
@@ -479,6 +497,12 @@ impl StudyConfig {
                 self.evaluation.sensitivity
             ));
         }
+        let a = self.evaluation.contralateral;
+        if !(a.is_finite() && a >= 0.0) {
+            return bad(format!(
+                "evaluation.contralateral must be a weight ≥ 0, got {a}"
+            ));
+        }
         Ok(())
     }
 
@@ -613,6 +637,7 @@ bootstrap = 2000             # replicates of every bootstrap CI
 sensitivity = 0.869          # the radiologists' sensitivity in the study
 level = "image"              # image (the study) | breast | exam: the unit that is scored
 reduce = "mean"              # mean | max: how a breast's or exam's views are combined
+contralateral = 0.0          # 0 (the study) | e.g. 0.5: each image read against the other breast
 "#;
 
 #[cfg(test)]
@@ -660,6 +685,16 @@ mod tests {
             ..StudyConfig::default()
         };
         assert!(c.check().unwrap_err().to_string().contains("folds"));
+        let mut c = StudyConfig::default();
+        c.evaluation.contralateral = -0.5;
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("evaluation.contralateral"));
+        c.evaluation.contralateral = 0.5;
+        c.check().unwrap();
+        assert_eq!(c.evaluation.scoring().contralateral, 0.5);
     }
 
     #[test]

@@ -65,9 +65,9 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
     let metrics = if cell.kind == CellKind::Pretrain {
         Value::Null
     } else {
-        read_json(&dir.join(train::evaluate::metrics_file(
-            plan.cfg.evaluation.level,
-            plan.cfg.evaluation.reduce,
+        read_json(&dir.join(format!(
+            "metrics{}.json",
+            train::evaluate::output_suffix(&plan.cfg.evaluation.scoring())
         )))?
     };
     let rows = if cell.kind == CellKind::Pretrain {
@@ -76,7 +76,7 @@ fn load(plan: &Plan, cell: Cell, record: CellRecord) -> Result<Loaded, StudyErro
         let rows = train::run::read_predictions(&dir.join(train::run::PREDICTIONS_FILE))?.1;
         // Figures and paired tests use the units the tables were scored in.
         let ev = &plan.cfg.evaluation;
-        train::evaluate::scored_rows(&dir, rows, ev.level, ev.reduce)?
+        train::evaluate::scored_rows(&dir, rows, &ev.scoring(), &mut |_| {})?
     };
     let run = read_json(&dir.join("run.json"))?;
     let train_per_class = run["images"]["train_per_class"]

@@ -440,14 +440,23 @@ fn run_cell(
             sensitivity: cfg.evaluation.sensitivity,
             ..EvalOptions::default()
         };
-        // The image level always (metrics.json); the report's level too when it differs.
+        // The image level always (metrics.json); the report's scoring too when it differs.
         let mut levels = vec![eo];
-        if cfg.evaluation.level != train::evaluate::Level::Image {
+        let ev = &cfg.evaluation;
+        if ev.level != train::evaluate::Level::Image || ev.contralateral != 0.0 {
             levels.push(EvalOptions {
-                level: cfg.evaluation.level,
-                reduce: cfg.evaluation.reduce,
+                level: ev.level,
+                reduce: ev.reduce,
+                contralateral: ev.contralateral,
                 ..eo
             });
+        }
+        if ev.contralateral != 0.0 {
+            // The other breasts outside the scenario, by the same models (before the
+            // weights may be deleted below).
+            let device = train::device::open(&tc.device).map_err(cell_err)?.device;
+            train::contralateral::predict_companions(&dir, train::infer::Tta::None, &device, false)
+                .map_err(cell_err)?;
         }
         for eo in levels {
             let evaluated = train::evaluate::evaluate(&dir, cell.scenario, &eo, &mut |w: &str| {
@@ -460,7 +469,7 @@ fn run_cell(
                 let v = serde_json::json!({"scenario": cell.scenario.as_str(), "auc": null,
                     "undefined": e.to_string()});
                 let text = serde_json::to_vec_pretty(&v).map_err(|e| StudyError::file(&dir, e))?;
-                let file = train::evaluate::metrics_file(eo.level, eo.reduce);
+                let file = format!("metrics{}.json", train::evaluate::output_suffix(&eo));
                 store::write_atomic(&dir.join(file), &text)?;
             }
         }

@@ -25,6 +25,9 @@ fn tiny() -> StudyConfig {
     c.train.batch_size = 8;
     c.train.checkpoint_every = 1;
     c.evaluation.bootstrap = 20;
+    // The report scores every image against the other breast (companions predicted
+    // before the cells' weights are deleted).
+    c.evaluation.contralateral = 0.5;
     c
 }
 
@@ -70,6 +73,14 @@ fn the_grid_runs_resumes_and_shards_to_the_same_report() {
     ] {
         assert!(whole.join(t).is_file(), "{t}");
     }
+    let cell = whole.join("cells/site-a-digital-only/malignant-vs-negative/t25-r1");
+    for f in ["metrics.json", "metrics-contra-0.5.json", "companions.csv"] {
+        assert!(cell.join(f).is_file(), "{f}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cell.join("metrics-contra-0.5.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["contralateral"], 0.5);
     // Finished cells are not recomputed; a cell whose record is gone is redone alone.
     let victim = whole.join("cells/site-a-digital-only/three-class/t40-r1");
     std::fs::remove_file(victim.join("cell.json")).unwrap();

@@ -34,6 +34,11 @@ pub struct EvalOptions {
     /// Score the test-time augmented predictions ([`crate::run::repredict`]'s file)
     /// instead of predictions.csv; the outputs get a `-tta-MODE` suffix.
     pub tta: crate::infer::Tta,
+    /// Weight of the bilateral comparison ([`crate::contralateral`]): each image's
+    /// scores read against its other breast's before any aggregation; 0 = off. The
+    /// partners' own predictions come from the run and its companions file; the outputs
+    /// get a `-contra-ALPHA` suffix.
+    pub contralateral: f32,
 }
 
 /// The unit a prediction is scored at.
@@ -150,6 +155,7 @@ impl Default for EvalOptions {
             level: Level::Image,
             reduce: Reduce::Mean,
             tta: crate::infer::Tta::None,
+            contralateral: 0.0,
         }
     }
 }
@@ -158,18 +164,34 @@ fn pair(c: Option<[f64; 2]>) -> Value {
     c.map(|c| json!([c[0], c[1]])).unwrap_or(Value::Null)
 }
 
-/// A run's prediction rows at `level`: breasts take their sides from the run's manifest.
+/// A run's prediction rows as `opts` scores them: read against the other breast when
+/// `opts.contralateral` > 0, then combined at `opts.level` (breasts take their sides from
+/// the run's manifest). Warnings go to `warn`.
 pub fn scored_rows(
     run: &Path,
     rows: Vec<Prediction>,
-    level: Level,
-    reduce: Reduce,
+    opts: &EvalOptions,
+    warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Prediction>, TrainError> {
-    if level != Level::Breast {
+    let (level, reduce) = (opts.level, opts.reduce);
+    if level != Level::Breast && opts.contralateral == 0.0 {
         return Ok(aggregate(&rows, level, reduce, &|_| String::new()));
     }
     let cfg = crate::config::TrainConfig::load(&run.join(crate::run::CONFIG_FILE))?;
     let m = data::Manifest::read(&cfg.data.manifest)?;
+    let rows = if opts.contralateral != 0.0 {
+        let (adjusted, alone) =
+            crate::contralateral::adjust_run(run, &rows, &m, opts.tta, opts.contralateral)?;
+        if alone > 0 {
+            warn(&format!(
+                "{alone} of {} images have no predicted other-breast image: read against the mean of all",
+                rows.len()
+            ));
+        }
+        adjusted
+    } else {
+        rows
+    };
     let side: std::collections::HashMap<&str, &str> = m
         .records
         .iter()
@@ -191,7 +213,8 @@ pub fn metrics_file(level: Level, reduce: Reduce) -> String {
 }
 
 /// The suffix of [`evaluate`]'s output files (`metrics{suffix}.json`, `roc{suffix}.svg`):
-/// empty at image level without TTA, else `-LEVEL-REDUCE` and/or `-tta-MODE`.
+/// empty at image level without TTA or bilateral comparison, else `-LEVEL-REDUCE`,
+/// `-tta-MODE` and/or `-contra-ALPHA`.
 pub fn output_suffix(opts: &EvalOptions) -> String {
     let mut suffix = match opts.level {
         Level::Image => String::new(),
@@ -199,6 +222,9 @@ pub fn output_suffix(opts: &EvalOptions) -> String {
     };
     if opts.tta != crate::infer::Tta::None {
         suffix.push_str(&format!("-tta-{}", opts.tta.as_str()));
+    }
+    if opts.contralateral != 0.0 {
+        suffix.push_str(&format!("-contra-{}", opts.contralateral));
     }
     suffix
 }
@@ -217,7 +243,7 @@ pub fn evaluate(
     };
     let (names, rows) = read_predictions(&path)?;
     let suffix = output_suffix(opts);
-    let rows = scored_rows(run, rows, opts.level, opts.reduce)?;
+    let rows = scored_rows(run, rows, opts, warn)?;
     let err = |e: eval::EvalError| TrainError::file(&path, e);
     let classes: Vec<usize> = rows.iter().map(|r| r.class).collect();
     let metrics = match scenario.positive_class() {
@@ -289,6 +315,7 @@ pub fn evaluate(
                 "roc_figure": format!("roc{suffix}.svg"),
                 "level": opts.level.name(),
                 "reduce": opts.reduce.name(),
+                "contralateral": opts.contralateral,
             })
         }
         None => {
@@ -317,6 +344,7 @@ pub fn evaluate(
                 "ovr_macro_auc": mc.ovr_macro,
                 "level": opts.level.name(),
                 "reduce": opts.reduce.name(),
+                "contralateral": opts.contralateral,
             })
         }
     };

@@ -12,6 +12,7 @@ pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod contralateral;
 pub mod device;
 pub mod evaluate;
 pub mod explain;

@@ -705,7 +705,6 @@ pub fn repredict(
     progress: bool,
 ) -> Result<PathBuf, TrainError> {
     let (cfg, models) = load_run(run, device)?;
-    let dirs = model_dirs(run)?;
     let (_, rows) = read_predictions(&run.join(PREDICTIONS_FILE))?;
     let manifest = Manifest::read(&cfg.data.manifest)?;
     let cache = Cache::open_or_build(&manifest, &cfg.preprocess, &cache_dir(&cfg), progress)?;
@@ -713,31 +712,57 @@ pub fn repredict(
     for (i, r) in manifest.records.iter().enumerate() {
         index.entry(r.image.as_str()).or_insert(i);
     }
-    // Which model predicted each row: its fold's, or every model (averaged) otherwise.
-    let model_of = |part: &str| -> Option<usize> {
-        dirs.iter()
-            .position(|d| d.file_name().is_some_and(|n| n == part))
-    };
-    let mut out = rows.clone();
-    let mut groups: std::collections::BTreeMap<Option<usize>, Vec<usize>> = Default::default();
-    for (k, r) in rows.iter().enumerate() {
-        groups.entry(model_of(&r.part)).or_default().push(k);
-    }
-    for (model, members) in groups {
-        let idx = members
-            .iter()
-            .map(|&k| {
-                index.get(rows[k].image.as_str()).copied().ok_or_else(|| {
+    let items = rows
+        .iter()
+        .map(|r| {
+            index
+                .get(r.image.as_str())
+                .map(|&i| (i, r.part.as_str()))
+                .ok_or_else(|| {
                     TrainError::file(
                         &cfg.data.manifest,
                         format!(
                             "image {} of the run's predictions is not in the manifest",
-                            rows[k].image
+                            r.image
                         ),
                     )
                 })
-            })
-            .collect::<Result<Vec<usize>, _>>()?;
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let probs = predict_parts(run, &cfg, &models, &cache, &items, tta, device)?;
+    let mut out = rows;
+    for (r, p) in out.iter_mut().zip(probs) {
+        r.probs = p;
+    }
+    let path = run.join(tta_predictions_file(tta));
+    write_predictions(&path, cfg.scenario.class_names(), &out)?;
+    Ok(path)
+}
+
+/// Class probabilities of manifest images `(record index, part)`, each by the model of
+/// its part (`fold-N`: that fold's, out of fold) or by every model averaged (any other
+/// part), averaged over the views of `tta`.
+pub(crate) fn predict_parts(
+    run: &Path,
+    cfg: &TrainConfig,
+    models: &[LoadedModel],
+    cache: &Cache,
+    items: &[(usize, &str)],
+    tta: infer::Tta,
+    device: &burn::tensor::Device,
+) -> Result<Vec<Vec<f32>>, TrainError> {
+    let dirs = model_dirs(run)?;
+    let model_of = |part: &str| -> Option<usize> {
+        dirs.iter()
+            .position(|d| d.file_name().is_some_and(|n| n == part))
+    };
+    let mut out = vec![Vec::new(); items.len()];
+    let mut groups: std::collections::BTreeMap<Option<usize>, Vec<usize>> = Default::default();
+    for (k, (_, part)) in items.iter().enumerate() {
+        groups.entry(model_of(part)).or_default().push(k);
+    }
+    for (model, members) in groups {
+        let idx: Vec<usize> = members.iter().map(|&k| items[k].0).collect();
         let used: Vec<&LoadedModel> = match model {
             Some(m) => vec![&models[m]],
             None => models.iter().collect(),
@@ -746,28 +771,30 @@ pub fn repredict(
             let p = infer::probabilities_tta(
                 &m.network,
                 &m.input,
-                &cache as &dyn ImageSource,
+                cache as &dyn ImageSource,
                 &idx,
                 cfg.batch_size,
                 device,
                 tta,
             );
             for (&k, probs) in members.iter().zip(p) {
-                let row = &mut out[k].probs;
-                for (acc, v) in row.iter_mut().zip(probs) {
-                    *acc = if j == 0 { v } else { *acc + v };
+                let row = &mut out[k];
+                if j == 0 {
+                    *row = probs;
+                } else {
+                    for (acc, v) in row.iter_mut().zip(probs) {
+                        *acc += v;
+                    }
                 }
             }
         }
         for &k in &members {
-            for v in out[k].probs.iter_mut() {
+            for v in out[k].iter_mut() {
                 *v /= used.len() as f32;
             }
         }
     }
-    let path = run.join(tta_predictions_file(tta));
-    write_predictions(&path, cfg.scenario.class_names(), &out)?;
-    Ok(path)
+    Ok(out)
 }
 
 /// A trained model loaded for inference.

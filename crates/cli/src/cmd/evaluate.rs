@@ -33,7 +33,14 @@ pub struct Args {
     /// -tta-MODE suffix).
     #[arg(long)]
     pub tta: Option<train::infer::Tta>,
-    /// Device for --tta: cpu or cuda.
+    /// Read each image against the same view of the patient's other breast with this
+    /// weight (0 = off; 0.5 = the lesion recipe's): class probabilities p·q^(−α)
+    /// renormalised, q the other breast's. Its images outside the run's predictions
+    /// (e.g. a benign breast in malignant-vs-negative) are predicted by the same fold's
+    /// model into companions.csv; outputs get a -contra-ALPHA suffix.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_alpha)]
+    pub contralateral: f32,
+    /// Device for --tta and --contralateral: cpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Print metrics.json instead of the summary.
@@ -56,6 +63,14 @@ pub enum ReduceArg {
     Max,
 }
 
+/// `--contralateral`: a finite weight ≥ 0.
+fn parse_alpha(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(a) if a.is_finite() && a >= 0.0 => Ok(a),
+        _ => Err(format!("'{s}' is not a weight ≥ 0 (e.g. 0.5)")),
+    }
+}
+
 /// Runs `mammorecall evaluate`.
 pub fn run(a: Args) -> Result<()> {
     let cfg = train::TrainConfig::load(&a.run.join(train::run::CONFIG_FILE))
@@ -74,12 +89,27 @@ pub fn run(a: Args) -> Result<()> {
             ReduceArg::Max => Reduce::Max,
         },
         tta: a.tta.unwrap_or_default(),
+        contralateral: a.contralateral,
     };
-    if opts.tta != train::infer::Tta::None {
+    if opts.tta != train::infer::Tta::None || opts.contralateral != 0.0 {
         let compute = train::device::open(&a.device)?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let p = train::run::repredict(&a.run, opts.tta, &compute.device, !quiet)?;
-        eprintln!("test-time augmented predictions: {}", p.display());
+        if opts.tta != train::infer::Tta::None {
+            let p = train::run::repredict(&a.run, opts.tta, &compute.device, !quiet)?;
+            eprintln!("test-time augmented predictions: {}", p.display());
+        }
+        if opts.contralateral != 0.0 {
+            let (p, n) = train::contralateral::predict_companions(
+                &a.run,
+                opts.tta,
+                &compute.device,
+                !quiet,
+            )?;
+            eprintln!(
+                "other-breast images outside the predictions: {n}, in {}",
+                p.display()
+            );
+        }
     }
     let m = evaluate(&a.run, cfg.scenario, &opts, &mut |w| {
         eprintln!("warning: {w}")
