@@ -438,6 +438,33 @@ fn cross_validation_predicts_every_development_image_once() {
             part_of(&preds, &format!("img/p{p}_CC.pgm,"))
         );
     }
+    // predict --contralateral: two inputs without a side in their headers are each
+    // other's other breast; log-odds drop by α times the partner's.
+    let two = [
+        dir.path().join("img/p3_CC.pgm"),
+        dir.path().join("img/p2_CC.pgm"),
+    ];
+    let p_malignant = |extra: &[&str]| -> Vec<f64> {
+        let out = run_ok(
+            bin()
+                .args(["predict", "--model", out_dir.to_str().unwrap()])
+                .args(extra)
+                .args(&two),
+        );
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        rows.iter()
+            .map(|r| r["probabilities"]["malignant"].as_f64().unwrap())
+            .collect()
+    };
+    let (alone, read) = (p_malignant(&[]), p_malignant(&["--contralateral", "0.5"]));
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    for (k, o) in [(0, 1), (1, 0)] {
+        let want = logit(alone[k]) - 0.5 * logit(alone[o]);
+        assert!(
+            (logit(read[k]) - want).abs() < 1e-3,
+            "{read:?} from {alone:?}"
+        );
+    }
     // A bad weight is refused before anything runs.
     let out = bin()
         .args([

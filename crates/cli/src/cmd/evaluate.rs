@@ -64,7 +64,7 @@ pub enum ReduceArg {
 }
 
 /// `--contralateral`: a finite weight ≥ 0.
-fn parse_alpha(s: &str) -> Result<f32, String> {
+pub fn parse_alpha(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
         Ok(a) if a.is_finite() && a >= 0.0 => Ok(a),
         _ => Err(format!("'{s}' is not a weight ≥ 0 (e.g. 0.5)")),

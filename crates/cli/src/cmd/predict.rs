@@ -50,6 +50,12 @@ pub struct Args {
     /// How a breast's or exam's views are combined: mean or max of each probability.
     #[arg(long, value_enum, default_value_t = super::evaluate::ReduceArg::Mean)]
     pub reduce: super::evaluate::ReduceArg,
+    /// Read each image against the same view of the other breast among the inputs (give
+    /// one exam's images; sides and views from the headers, or two images of unknown
+    /// side) with this weight, before any --level grouping (see `evaluate
+    /// --contralateral`); 0 = off.
+    #[arg(long, default_value_t = 0.0, value_parser = super::evaluate::parse_alpha)]
+    pub contralateral: f32,
 }
 
 fn is_image(p: &Path) -> bool {
@@ -96,9 +102,11 @@ pub fn run(a: Args) -> Result<()> {
     let bar = super::progress_bar(files.len() as u64, "preprocessing");
     let mut images = Vec::with_capacity(files.len());
     let mut sides = Vec::with_capacity(files.len());
+    let mut views = Vec::with_capacity(files.len());
     for f in &files {
         let decoded = imaging::read_pixels(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         sides.push(decoded.info.laterality.clone().unwrap_or_default());
+        views.push(decoded.info.view.clone().unwrap_or_default());
         let pre = imaging::preprocess::preprocess_pixels(&decoded, &cfg.preprocess)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         images.push(pre.image.data);
@@ -119,6 +127,9 @@ pub fn run(a: Args) -> Result<()> {
                 *acc += v / models.len() as f32;
             }
         }
+    }
+    if a.contralateral != 0.0 {
+        mean = against_other_breast(&files, &sides, &views, mean, a.contralateral);
     }
     // Breast or exam level: one row a group, named by its side (or "exam").
     let (labels, mean): (Vec<String>, Vec<Vec<f32>>) = {
@@ -199,6 +210,63 @@ pub fn run(a: Args) -> Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// The inputs' probabilities read against the other breast's (`--contralateral`): the
+/// inputs are one exam.
+fn against_other_breast(
+    files: &[PathBuf],
+    sides: &[String],
+    views: &[String],
+    probs: Vec<Vec<f32>>,
+    alpha: f32,
+) -> Vec<Vec<f32>> {
+    let name = |k: usize| files[k].display().to_string();
+    let records: Vec<data::Record> = (0..files.len())
+        .map(|k| data::Record {
+            image: name(k),
+            patient_id: "exam".into(),
+            laterality: sides[k].clone(),
+            view: views[k].clone(),
+            label: data::Label::Negative,
+            extra: Vec::new(),
+            line: 0,
+        })
+        .collect();
+    let pairs = train::contralateral::partners(&records);
+    let rows: Vec<train::run::Prediction> = probs
+        .into_iter()
+        .enumerate()
+        .map(|(k, p)| train::run::Prediction {
+            image: name(k),
+            patient_id: "exam".into(),
+            label: String::new(),
+            class: 0,
+            part: String::new(),
+            probs: p,
+        })
+        .collect();
+    let known: std::collections::HashMap<String, Vec<f32>> = rows
+        .iter()
+        .map(|r| (r.image.clone(), r.probs.clone()))
+        .collect();
+    let index: std::collections::HashMap<String, usize> =
+        (0..files.len()).map(|k| (name(k), k)).collect();
+    let partners_of = |img: &str| -> Vec<String> {
+        index
+            .get(img)
+            .map(|&k| pairs[k].iter().map(|&j| name(j)).collect())
+            .unwrap_or_default()
+    };
+    let (out, alone) = train::contralateral::adjust(&rows, &known, &partners_of, alpha);
+    if alone > 0 {
+        eprintln!(
+            "warning: {alone} of {} inputs have no other-breast image among the inputs \
+             (side and view from the headers): read against the mean of all",
+            rows.len()
+        );
+    }
+    out.into_iter().map(|r| r.probs).collect()
 }
 
 #[cfg(test)]
