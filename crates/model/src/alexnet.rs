@@ -9,7 +9,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::fastconv;
+use crate::{fastconv, relupool};
 
 /// Input side length of the study (and of the original AlexNet paper's arithmetic).
 pub const INPUT_SIZE: usize = 227;
@@ -122,8 +122,8 @@ fn alexnet_pool() -> MaxPool2d {
 /// ReLU (conv5's activations are what Grad-CAM weighs).
 fn trunk(convs: [&Conv2d; 5], pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let [c1, c2, c3, c4, c5] = convs;
-    let x = pool.forward(relu(fastconv::conv2d(c1, x)));
-    let x = pool.forward(relu(fastconv::conv2d(c2, x)));
+    let x = relupool::relu_max_pool(pool, fastconv::conv2d(c1, x));
+    let x = relupool::relu_max_pool(pool, fastconv::conv2d(c2, x));
     let x = relu(fastconv::conv2d(c3, x));
     let x = relu(fastconv::conv2d(c4, x));
     relu(fastconv::conv2d(c5, x))
@@ -196,7 +196,8 @@ impl AlexNet {
 
     /// Class logits from [`AlexNet::feature_map`]'s output.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(x);
+        // `x` is already rectified: ReLU again changes nothing but saves a pass.
+        let x = relupool::relu_max_pool(&self.pool, x);
         let x = self.avgpool.forward(x).flatten::<2>(1, 3);
         let x = relu(self.fc1.forward(self.dropout.forward(x)));
         let x = relu(self.fc2.forward(self.dropout.forward(x)));

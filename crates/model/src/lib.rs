@@ -9,6 +9,7 @@ pub mod efficientnet;
 pub mod fastconv;
 pub mod preprocess;
 pub mod relu6;
+pub mod relupool;
 pub mod weights;
 
 pub use arch::{Architecture, ModelConfig, Network};
