@@ -13,7 +13,7 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::fastconv;
+use crate::{depthwise, fastconv};
 
 /// Batch-norm epsilon of the TF checkpoint (PyTorch's default 1e-5 would shift every output).
 pub const BN_EPS: f64 = 1e-3;
@@ -125,7 +125,10 @@ impl MbConv {
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
             x = relu6(bn.forward(fastconv::conv2d(conv, x)));
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = relu6(
+            self.bn1
+                .forward(depthwise::depthwise_conv2d(&self.depthwise_conv, x)),
+        );
         x = self.bn2.forward(fastconv::conv2d(&self.project_conv, x));
         // Drop-connect was a training-time regulariser of the original; it is not reproduced.
         if self.residual {

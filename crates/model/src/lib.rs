@@ -5,6 +5,7 @@
 
 pub mod alexnet;
 pub mod arch;
+pub mod depthwise;
 pub mod efficientnet;
 pub mod fastconv;
 pub mod preprocess;
